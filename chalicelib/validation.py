@@ -1,0 +1,205 @@
+"""Data rules as pure functions over rows: no database, no AWS, no HTTP.
+
+A row comes in either as a sequence of CSV fields (in dictionary order) or as a mapping from column
+name to value (the API's JSON objects). `check_fields` turns it into a tuple of typed values or a list
+of reasons, each naming the field. `classify` then applies the rules that need stored state
+(references, duplicates) given what the database said about the batch.
+
+Standard library only: the Glue jobs import this module too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from chalicelib.dictionary import DATETIME, INTEGER, MAX_INTEGER, MAX_STRING_LENGTH, STRING, Table
+
+Row = tuple  # typed values in dictionary order
+
+
+def parse_integer(value: Any) -> int:
+    """A whole positive number that fits the INT column, from JSON or CSV text."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole positive number, not a boolean")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text.isdigit():
+            raise ValueError(f"must be a whole positive number, got {value!r}")
+        number = int(text)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raise ValueError(f"must be a whole positive number, got {value!r}")
+    if number <= 0:
+        raise ValueError(f"must be a whole positive number, got {number}")
+    if number > MAX_INTEGER:
+        raise ValueError(f"must be at most {MAX_INTEGER}, got {number}")
+    return number
+
+
+def parse_string(value: Any) -> str:
+    """Text of 1 to 255 characters; surrounding whitespace is not part of the value."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {type(value).__name__}")
+    text = value.strip()
+    if len(text) > MAX_STRING_LENGTH:
+        raise ValueError(f"must be at most {MAX_STRING_LENGTH} characters, got {len(text)}")
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+def parse_datetime(value: Any) -> datetime:
+    """An ISO 8601 date and time, as a naive UTC datetime with whole seconds.
+
+    An offset is converted to UTC; no offset means UTC. Fractions of a second are dropped: the column
+    keeps seconds, and dropping them here keeps a re-delivered row identical to the stored one.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 date and time string, got {type(value).__name__}")
+    text = value.strip()
+    # A date alone is not a hire time; require the time part (T or space separated).
+    if len(text) < 16 or text[10] not in "Tt ":
+        raise ValueError(f"must be an ISO 8601 date and time like 2021-11-07T02:48:42Z, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise ValueError(f"must be an ISO 8601 date and time like 2021-11-07T02:48:42Z, got {value!r}") from None
+    if not 1000 <= parsed.year <= 9999:
+        raise ValueError(f"year must be between 1000 and 9999, got {parsed.year}")
+    return parsed.replace(microsecond=0)
+
+
+PARSERS = {INTEGER: parse_integer, STRING: parse_string, DATETIME: parse_datetime}
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def check_fields(table: Table, raw: Sequence[Any] | Mapping[str, Any]) -> tuple[Row | None, list[str]]:
+    """Typed values of one row in dictionary order, or None and the reasons it breaks the rules.
+
+    Covers the rules that need nothing but the row: every field present and non-blank, types,
+    lengths, ISO 8601 datetimes, no unknown fields, the right number of CSV fields.
+    """
+    reasons: list[str] = []
+    columns = table.columns
+    if isinstance(raw, Mapping):
+        unknown = [str(k) for k in raw if k not in table.column_names]
+        if unknown:
+            reasons.append(f"unknown field(s): {', '.join(sorted(unknown))}")
+        values = [raw.get(c.name) for c in columns]
+    elif isinstance(raw, (list, tuple)):
+        if len(raw) != len(columns):
+            return None, [f"expected {len(columns)} fields ({', '.join(table.column_names)}), got {len(raw)}"]
+        values = list(raw)
+    else:
+        return None, [f"row must be an object with fields {', '.join(table.column_names)}"]
+    typed = []
+    for column, value in zip(columns, values):
+        if _is_blank(value):
+            reasons.append(f"{column.name}: is required")
+            continue
+        try:
+            typed.append(PARSERS[column.type](value))
+        except ValueError as exc:
+            reasons.append(f"{column.name}: {exc}")
+    if reasons:
+        return None, reasons
+    return tuple(typed), []
+
+
+@dataclass
+class Candidate:
+    """One incoming row: where it came from, what it said, and what the field rules made of it."""
+
+    position: int  # index in the batch, or line number in the file
+    raw: Any
+    row: Row | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+def candidates(table: Table, raws: Iterable[tuple[int, Any]]) -> list[Candidate]:
+    """Apply the field rules to (position, raw) pairs."""
+    out = []
+    for position, raw in raws:
+        row, reasons = check_fields(table, raw)
+        out.append(Candidate(position, raw, row, reasons))
+    return out
+
+
+def lookups(table: Table, batch: Sequence[Candidate]) -> tuple[set[int], dict[str, set[int]]]:
+    """What `classify` needs from the database: the ids of the batch, and the ids each reference names."""
+    ids = {c.row[0] for c in batch if c.row is not None}
+    refs = {
+        col.references: {c.row[i] for c in batch if c.row is not None}
+        for i, col in enumerate(table.columns)
+        if col.references
+    }
+    return ids, refs
+
+
+@dataclass
+class Classified:
+    to_insert: list[Candidate] = field(default_factory=list)
+    unchanged: list[Candidate] = field(default_factory=list)
+    rejected: list[Candidate] = field(default_factory=list)
+
+
+def classify(
+    table: Table,
+    batch: Sequence[Candidate],
+    stored: Mapping[int, Row],
+    existing_refs: Mapping[str, set[int]],
+) -> Classified:
+    """Sort a batch into rows to insert, identical re-deliveries and rejections.
+
+    `stored` maps the batch's ids that already exist to their stored rows; `existing_refs` maps each
+    referenced table to the referenced ids that exist. Within the batch, an id is kept at its first
+    occurrence and rejected after it.
+    """
+    result = Classified()
+    seen: dict[int, int] = {}
+    ref_columns = [(i, col) for i, col in enumerate(table.columns) if col.references]
+    for cand in batch:
+        if cand.row is None:
+            result.rejected.append(cand)
+            continue
+        key = cand.row[0]
+        if key in seen:
+            cand.reasons.append(f"id: {key} is repeated in this batch (first at {seen[key]})")
+            result.rejected.append(cand)
+            continue
+        seen[key] = cand.position
+        for i, col in ref_columns:
+            if cand.row[i] not in existing_refs.get(col.references, ()):
+                cand.reasons.append(f"{col.name}: {col.references} {cand.row[i]} does not exist")
+        if key in stored:
+            if stored[key] == cand.row and not cand.reasons:
+                result.unchanged.append(cand)
+                continue
+            if stored[key] != cand.row:
+                cand.reasons.append(f"id: {key} already exists with different values")
+        if cand.reasons:
+            result.rejected.append(cand)
+        else:
+            result.to_insert.append(cand)
+    return result
+
+
+def to_json_value(value: Any) -> Any:
+    """A stored value as it appears in JSON: datetimes as ISO 8601 UTC with a Z."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def row_to_dict(table: Table, row: Sequence[Any]) -> dict[str, Any]:
+    return {name: to_json_value(value) for name, value in zip(table.column_names, row)}
