@@ -10,6 +10,8 @@ Standard library only: the Glue jobs import this module too.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
@@ -203,3 +205,14 @@ def to_json_value(value: Any) -> Any:
 
 def row_to_dict(table: Table, row: Sequence[Any]) -> dict[str, Any]:
     return {name: to_json_value(value) for name, value in zip(table.column_names, row)}
+
+
+def raw_json(raw: Any) -> str:
+    """The raw row as stored in the rejection log: JSON, keys sorted, non-ASCII kept."""
+    return json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def rejection_fingerprint(source: str, table_name: str, position: int, raw: Any) -> str:
+    """Identity of a rejection: the same row of the same source re-delivered is logged once."""
+    text = "\x1f".join((source, table_name, str(position), raw_json(raw)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
