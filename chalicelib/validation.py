@@ -165,7 +165,7 @@ def classify(
 
     `stored` maps the batch's ids that already exist to their stored rows; `existing_refs` maps each
     referenced table to the referenced ids that exist. Within the batch, an id is kept at its first
-    occurrence and rejected after it.
+    occurrence and rejected after it. `batch` is not modified, so a retried transaction can classify again.
     """
     result = Classified()
     seen: dict[int, int] = {}
@@ -174,23 +174,24 @@ def classify(
         if cand.row is None:
             result.rejected.append(cand)
             continue
+        reasons: list[str] = []
         key = cand.row[0]
         if key in seen:
-            cand.reasons.append(f"id: {key} is repeated in this batch (first at {seen[key]})")
-            result.rejected.append(cand)
+            reasons.append(f"id: {key} is repeated in this batch (first at {seen[key]})")
+            result.rejected.append(Candidate(cand.position, cand.raw, cand.row, reasons))
             continue
         seen[key] = cand.position
         for i, col in ref_columns:
             if cand.row[i] not in existing_refs.get(col.references, ()):
-                cand.reasons.append(f"{col.name}: {col.references} {cand.row[i]} does not exist")
+                reasons.append(f"{col.name}: {col.references} {cand.row[i]} does not exist")
         if key in stored:
-            if stored[key] == cand.row and not cand.reasons:
+            if stored[key] == cand.row and not reasons:
                 result.unchanged.append(cand)
                 continue
             if stored[key] != cand.row:
-                cand.reasons.append(f"id: {key} already exists with different values")
-        if cand.reasons:
-            result.rejected.append(cand)
+                reasons.append(f"id: {key} already exists with different values")
+        if reasons:
+            result.rejected.append(Candidate(cand.position, cand.raw, cand.row, reasons))
         else:
             result.to_insert.append(cand)
     return result

@@ -1,0 +1,124 @@
+"""HR data migration service: the routing table.
+
+Each handler parses its request and calls into `chalicelib`; no SQL, CSV parsing or AWS calls here.
+"""
+
+from chalice import Chalice
+
+from chalicelib import __version__, api, ingest
+from chalicelib.dictionary import table as dictionary_table
+from chalicelib.observability import logger
+from chalicelib.validation import row_to_dict
+
+app = Chalice(app_name="hr-migration")
+app.api.binary_types = [t for t in app.api.binary_types if t != "application/octet-stream"]
+
+JSON_BODIES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+
+
+@app.middleware("http")
+def request_context(event, get_response):
+    logger.append_keys(request_id=(event.context or {}).get("requestId"), route=(event.context or {}).get("resourcePath"))
+    return api.api_key_refusal(event) or get_response(event)
+
+
+@app.route("/status", methods=["GET"])
+@api.handles_errors
+def status():
+    try:
+        counts = api.database().counts()
+    except Exception as exc:  # a health check reports; it does not fail
+        return api.json_response({"status": "unavailable", "database": str(exc), "version": __version__}, 503)
+    return {"status": "ok", "version": __version__, "database": api.database().dialect, "tables": counts}
+
+
+# -- rejection log ---------------------------------------------------------------------------------
+
+
+@app.route("/rejections", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def list_rejections():
+    after, limit = api.page(app.current_request)
+    name = (app.current_request.query_params or {}).get("table")
+    if name is not None:
+        name = dictionary_table(name).name
+    entries = api.database().list_rejections(name, after=after, limit=limit)
+    return api.paged([e.to_dict() for e in entries], limit, lambda e: e["id"])
+
+
+@app.route("/rejections/replay", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
+@api.handles_errors
+def replay_rejections():
+    body = api.json_object(app.current_request)
+    tables = [dictionary_table(name).name for name in body.get("tables") or []] or None
+    return ingest.replay_rejections(api.database(), tables, source=body.get("source")).to_dict()
+
+
+# -- administration --------------------------------------------------------------------------------
+
+
+@app.route("/admin/schema", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
+@api.handles_errors
+def create_schema():
+    api.database().create_schema()
+    return api.json_response({"schema": "created"}, 201)
+
+
+@app.route("/admin/schema", methods=["DELETE"], api_key_required=True)
+@api.handles_errors
+def drop_schema():
+    if (app.current_request.query_params or {}).get("confirm") != "drop-all-data":
+        raise api.ApiError(400, "confirmation required", "pass ?confirm=drop-all-data to drop every table")
+    api.database().drop_schema()
+    return {"schema": "dropped"}
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+
+@app.route("/{table}", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
+@api.handles_errors
+def insert_batch(table):
+    tbl = dictionary_table(table)
+    rows = api.batch_rows(app.current_request)
+    result = ingest.insert_batch(api.database(), tbl, enumerate(rows), source="api")
+    body = {
+        "table": tbl.name,
+        "received": len(rows),
+        "inserted": result.inserted,
+        "unchanged": result.unchanged,
+        "rejected": [{"index": c.position, "row": c.raw, "reasons": c.reasons} for c in result.rejected],
+    }
+    return api.json_response(body, api.batch_status(result.inserted, result.unchanged, len(result.rejected)))
+
+
+@app.route("/{table}", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def list_rows(table):
+    tbl = dictionary_table(table)
+    after, limit = api.page(app.current_request)
+    rows = [row_to_dict(tbl, r) for r in api.database().list_rows(tbl, after, limit)]
+    return api.paged(rows, limit, lambda r: r["id"])
+
+
+@app.route("/{table}/{id}", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def get_row(table, id):
+    tbl = dictionary_table(table)
+    row = api.database().get_row(tbl, api.positive_int(id, "id"))
+    if row is None:
+        raise api.ApiError(404, "not found", f"{tbl.name} {id} does not exist")
+    return row_to_dict(tbl, row)
+
+
+@app.route("/{table}/{id}", methods=["DELETE"], api_key_required=True)
+@api.handles_errors
+def delete_row(table, id):
+    tbl = dictionary_table(table)
+    key = api.positive_int(id, "id")
+    db = api.database()
+    with db.transaction():
+        row = db.get_row(tbl, key)
+        if row is None or not db.delete_row(tbl, key):
+            raise api.ApiError(404, "not found", f"{tbl.name} {id} does not exist")
+    return {"deleted": row_to_dict(tbl, row)}

@@ -1,0 +1,140 @@
+"""Command line: ``python -m chalicelib.cli [--database URL] COMMAND ...`` (same code paths as the API)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from chalicelib import db as databases
+from chalicelib import ingest, loader, samples
+from chalicelib.dictionary import TABLES, UnknownTable, in_load_order, table_for_filename
+from chalicelib.observability import logger
+from chalicelib.settings import DEFAULT_LOCAL_DATABASE
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+def _database(args) -> databases.Database:
+    url = args.database or os.environ.get("DATABASE_URL") or DEFAULT_LOCAL_DATABASE
+    try:
+        return databases.connect(url)
+    except databases.InvalidDatabaseUrl as exc:
+        raise CliError(str(exc)) from None
+
+
+def _csv_files(paths: list[str]) -> list[tuple[str, object]]:
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(path, name) for name in os.listdir(path) if name.lower().endswith(".csv"))
+            if not found:
+                raise CliError(f"{path}: no .csv files in this folder")
+            files.extend(found)
+        elif os.path.exists(path):
+            files.append(path)
+        else:
+            raise CliError(f"{path}: no such file or folder")
+    try:
+        tables = [(path, table_for_filename(path)) for path in files]
+    except UnknownTable as exc:
+        raise CliError(f"cannot tell the table from the file name: {exc}") from None
+    order = {t.name: i for i, t in enumerate(in_load_order(list(TABLES.values())))}
+    return sorted(tables, key=lambda pt: order[pt[1].name])
+
+
+def cmd_schema(args) -> int:
+    database = _database(args)
+    if args.action == "create":
+        database.create_schema()
+        print(f"schema created ({database.dialect})")
+    else:
+        database.drop_schema()
+        print(f"schema dropped ({database.dialect})")
+    return 0
+
+
+def cmd_load(args) -> int:
+    database = _database(args)
+    summary: dict[str, dict[str, int]] = {}
+    unreadable = 0
+    for path, table in _csv_files(args.paths):
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                result = loader.load_csv(database, table, handle, source=os.path.abspath(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{path}: cannot be read: {exc}", file=sys.stderr)
+            unreadable += 1
+            continue
+        counts = summary.setdefault(table.name, {"inserted": 0, "unchanged": 0, "rejected": 0})
+        counts["inserted"] += result.inserted
+        counts["unchanged"] += result.unchanged
+        counts["rejected"] += len(result.rejected)
+    for name, counts in summary.items():
+        print(f"{name:16} inserted {counts['inserted']:>9}  unchanged {counts['unchanged']:>9}  rejected {counts['rejected']:>7}")
+    return 1 if unreadable else 0
+
+
+def cmd_replay(args) -> int:
+    result = ingest.replay_rejections(_database(args), args.table or None)
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+def cmd_samples(args) -> int:
+    counts = samples.write_samples(args.out, employees=args.employees, seed=args.seed, broken=args.broken)
+    print(", ".join(f"{name}: {n} rows" for name, n in counts.items()), f"-> {args.out}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
+    p.add_argument("--database", help=f"sqlite:///path.db or mysql://user:password@host:port/db "
+                   f"(default: $DATABASE_URL, else {DEFAULT_LOCAL_DATABASE})")
+    p.add_argument("-v", "--verbose", action="store_true", help="write the structured log (one line per rejected row)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("schema", help="create or drop the tables")
+    s.add_argument("action", choices=["create", "drop"])
+    s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("load", help="load CSV files or folders (table from the file name)")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.set_defaults(func=cmd_load)
+
+    s = sub.add_parser("replay", help="retry the rejected rows (e.g. after the missing departments arrived)")
+    s.add_argument("--table", action="append", choices=list(TABLES))
+    s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("samples", help="write realistic sample CSVs (with some broken rows)")
+    s.add_argument("--out", default="samples")
+    s.add_argument("--employees", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--broken", type=float, default=0.02, help="share of employee rows that break a rule")
+    s.set_defaults(func=cmd_samples)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.verbose:
+        # Rejected rows are in the rejection log and the summary; one JSON log line each is for -v.
+        logger.setLevel("ERROR")
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except databases.DatabaseError as exc:
+        print(f"error: database: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

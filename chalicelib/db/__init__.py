@@ -1,0 +1,89 @@
+"""Database access: one small interface (`Database`), two backends (MySQL via pymysql, embedded SQLite).
+
+All SQL lives in this package. Callers get a backend from `connect(url)` and never ask which one.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import unquote, urlsplit
+
+from chalicelib.db.base import (
+    Database,
+    DatabaseError,
+    DatabaseUnavailable,
+    IntegrityConflict,
+    ReferencedRow,
+    Rejection,
+)
+
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "IntegrityConflict",
+    "ReferencedRow",
+    "Rejection",
+    "connect",
+    "for_url",
+    "InvalidDatabaseUrl",
+]
+
+
+class InvalidDatabaseUrl(ValueError):
+    pass
+
+
+def connect(url: str) -> Database:
+    """A new backend for `url`: ``sqlite:///path.db`` or ``mysql://user:password@host:port/db``."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        from chalicelib.db.sqlite import SqliteDatabase
+
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if parts.netloc:  # sqlite://relative/path.db
+            path = f"{parts.netloc}/{path}" if path else parts.netloc
+        if not path:
+            raise InvalidDatabaseUrl(f"no file in {url!r}; expected sqlite:///path/to/file.db")
+        return SqliteDatabase(path)
+    if parts.scheme in ("mysql", "mysql+pymysql", "mariadb"):
+        from chalicelib.db.mysql import MysqlDatabase
+
+        name = parts.path.lstrip("/")
+        if not name or not parts.hostname:
+            raise InvalidDatabaseUrl(f"expected mysql://user:password@host:port/database, got {_redact(url)!r}")
+        return MysqlDatabase(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            database=unquote(name),
+        )
+    raise InvalidDatabaseUrl(f"unsupported database URL {_redact(url)!r}; use sqlite:///... or mysql://...")
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+_instances: dict[str, Database] = {}
+_lock = threading.Lock()
+
+
+def for_url(url: str) -> Database:
+    """The process-wide backend for `url`: connections are reused across warm Lambda invocations."""
+    with _lock:
+        db = _instances.get(url)
+        if db is None:
+            db = _instances[url] = connect(url)
+        return db
+
+
+def forget(url: str) -> None:
+    with _lock:
+        db = _instances.pop(url, None)
+    if db is not None:
+        db.close()

@@ -1,0 +1,385 @@
+"""The database interface and the SQL both backends share.
+
+Identifiers in SQL come only from the data dictionary or from constants in this package; every value
+is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+from chalicelib.dictionary import DATETIME, INTEGER, LOAD_ORDER, STRING, TABLES, Table
+from chalicelib.validation import raw_json, rejection_fingerprint
+
+T = TypeVar("T")
+
+REJECTIONS = "rejections"
+IN_CHUNK = 1000  # ids per IN (...) list
+
+
+class DatabaseError(Exception):
+    """A database failure the caller cannot fix by changing its input."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The server cannot be reached, the connection dropped, or a lock could not be had."""
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class IntegrityConflict(DatabaseError):
+    """A write hit a key or reference that changed under it (a concurrent writer): retry the unit."""
+
+
+class ReferencedRow(DatabaseError):
+    """A row cannot be deleted while other rows reference it."""
+
+
+@dataclass
+class Rejection:
+    """One entry of the rejection log."""
+
+    id: int
+    source: str
+    table_name: str
+    position: int
+    raw: Any
+    reasons: list[str]
+    rejected_at: datetime
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "table": self.table_name,
+            "position": self.position,
+            "row": self.raw,
+            "reasons": self.reasons,
+            "rejected_at": self.rejected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+
+class Database(ABC):
+    """What the service needs from a database; `MysqlDatabase` and `SqliteDatabase` implement it.
+
+    Connections are per thread and reused. Work that must be atomic runs in `transaction()`
+    (nestable: inner blocks join the outer one) or, to be retried once on a dropped connection or a
+    concurrent-writer conflict, in `run(unit)`.
+    """
+
+    dialect: str
+    placeholder: str
+    column_types: dict[str, str]
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    # -- connection and transaction plumbing, per backend -------------------------------------
+
+    @abstractmethod
+    def _open(self) -> Any: ...
+
+    @abstractmethod
+    def _begin(self, conn: Any) -> None: ...
+
+    @abstractmethod
+    def _translate(self, exc: BaseException) -> DatabaseError | None:
+        """The service-level error for a driver exception (None: not a database error)."""
+
+    @abstractmethod
+    def _schema_statements(self) -> list[str]: ...
+
+    @abstractmethod
+    def _drop_statements(self) -> list[str]: ...
+
+    @abstractmethod
+    def _upsert_rejections_sql(self) -> str: ...
+
+    @abstractmethod
+    def q(self, name: str) -> str:
+        """A quoted identifier; `name` must come from the dictionary or this package."""
+
+    def _before_use(self, conn: Any) -> Any:
+        return conn
+
+    def _decode(self, table: Table, row: Sequence[Any]) -> tuple:
+        return tuple(row)
+
+    def _encode(self, value: Any) -> Any:
+        return value
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._open()
+            except Exception as exc:
+                raise self._translate(exc) or exc from exc
+            self._local.conn = conn
+        return conn
+
+    def _discard(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        self._discard()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all."""
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth = depth
+            return
+        conn = self._before_use(self._conn())
+        try:
+            self._begin(conn)
+        except Exception as exc:
+            self._discard()
+            raise self._translate(exc) or exc from exc
+        self._local.depth = 1
+        try:
+            yield
+        except BaseException as exc:
+            try:
+                conn.rollback()
+            except Exception:
+                self._discard()
+            translated = self._translate(exc)
+            if isinstance(translated, DatabaseUnavailable):
+                self._discard()
+            if translated is not None:
+                raise translated from exc
+            raise
+        else:
+            try:
+                conn.commit()
+            except Exception as exc:
+                self._discard()
+                raise self._translate(exc) or exc from exc
+        finally:
+            self._local.depth = 0
+
+    def run(self, unit: Callable[[], T], attempts: int = 3) -> T:
+        """`unit()` in one transaction, retried when a dropped connection or a concurrent writer made it fail."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction():
+                    return unit()
+            except IntegrityConflict:
+                if attempt == attempts:
+                    raise
+            except DatabaseUnavailable as exc:
+                if not exc.retryable or attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement on this thread's connection; returns the cursor."""
+        conn = self._conn()
+        if not getattr(self._local, "depth", 0):
+            conn = self._before_use(conn)
+        cur = conn.cursor()
+        try:
+            cur.execute(sql, tuple(params))
+        except Exception as exc:
+            translated = self._translate(exc)
+            if isinstance(translated, DatabaseUnavailable) and not getattr(self._local, "depth", 0):
+                self._discard()
+            if translated is not None:
+                raise translated from exc
+            raise
+        return cur
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        cur = self._conn().cursor()
+        try:
+            cur.executemany(sql, rows)
+        except Exception as exc:
+            raise self._translate(exc) or exc from exc
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.execute(sql, params).fetchall())
+
+    def _marks(self, n: int) -> str:
+        return ", ".join([self.placeholder] * n)
+
+    def _cols(self, table: Table) -> str:
+        return ", ".join(self.q(c) for c in table.column_names)
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def create_schema(self) -> None:
+        """Create the tables, keys and foreign keys that do not exist yet (idempotent)."""
+        for statement in self._schema_statements():
+            self.execute(statement)
+
+    def drop_schema(self) -> None:
+        """Drop every table of the service, data included."""
+        for statement in self._drop_statements():
+            self.execute(statement)
+
+    def column_sql(self, table: Table) -> list[str]:
+        return [f"{self.q(c.name)} {self.column_types[c.type]} NOT NULL" for c in table.columns]
+
+    def ping(self) -> None:
+        self.query("SELECT 1")
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def stored_rows(self, table: Table, ids: Iterable[int]) -> dict[int, tuple]:
+        """The stored rows among `ids`, by id."""
+        out: dict[int, tuple] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            sql = f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} IN ({self._marks(len(chunk))})"
+            for row in self.query(sql, chunk):
+                decoded = self._decode(table, row)
+                out[decoded[0]] = decoded
+        return out
+
+    def existing_ids(self, table: Table, ids: Iterable[int]) -> set[int]:
+        """The ids among `ids` that exist in `table`."""
+        found: set[int] = set()
+        ids = list(ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            sql = f"SELECT {self.q(table.key)} FROM {self.q(table.name)} WHERE {self.q(table.key)} IN ({self._marks(len(chunk))})"
+            found.update(r[0] for r in self.query(sql, chunk))
+        return found
+
+    def insert_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert typed rows (dictionary order). Raises IntegrityConflict on a key or reference clash."""
+        if not rows:
+            return
+        sql = f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES ({self._marks(len(table.columns))})"
+        self.executemany(sql, [[self._encode(v) for v in row] for row in rows])
+
+    def get_row(self, table: Table, key: int) -> tuple | None:
+        rows = self.query(
+            f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key]
+        )
+        return self._decode(table, rows[0]) if rows else None
+
+    def list_rows(self, table: Table, after: int = 0, limit: int = 100) -> list[tuple]:
+        """Rows with id greater than `after`, in id order (keyset pagination)."""
+        sql = (
+            f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} > {self.placeholder} "
+            f"ORDER BY {self.q(table.key)} LIMIT {self.placeholder}"
+        )
+        return [self._decode(table, r) for r in self.query(sql, [after, limit])]
+
+    def delete_row(self, table: Table, key: int) -> bool:
+        """Delete one row; False when there was none. Raises ReferencedRow when other rows name it."""
+        try:
+            cur = self.execute(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key])
+        except (IntegrityConflict, ReferencedRow) as exc:
+            raise ReferencedRow(f"{table.name} {key} is referenced by other rows") from exc
+        return cur.rowcount > 0
+
+    def counts(self) -> dict[str, int]:
+        """Row count per table of the dictionary, and of the rejection log."""
+        out = {}
+        for name in (*LOAD_ORDER, REJECTIONS):
+            out[name] = self.query(f"SELECT COUNT(*) FROM {self.q(name)}")[0][0]
+        return out
+
+    def iter_rows(self, table: Table, batch: int = 10000) -> Iterator[tuple]:
+        """Every row of `table` in id order, fetched in keyset-paginated batches (bounded memory)."""
+        after = 0
+        while True:
+            rows = self.list_rows(table, after, batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    # -- rejection log ------------------------------------------------------------------------
+
+    def rejections_columns(self) -> list[str]:
+        return ["fingerprint", "source", "table_name", "position", "raw", "reasons", "rejected_at"]
+
+    def log_rejections(self, source: str, table: Table, rejected: Iterable[tuple[int, Any, list[str]]]) -> int:
+        """Store (position, raw, reasons) entries; an entry already logged for the same source,
+        position and raw row is updated, not repeated."""
+        now = self._encode(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
+        rows = [
+            (
+                rejection_fingerprint(source, table.name, position, raw),
+                source[:1024],
+                table.name,
+                position,
+                raw_json(raw),
+                json.dumps(reasons, ensure_ascii=False),
+                now,
+            )
+            for position, raw, reasons in rejected
+        ]
+        if rows:
+            self.executemany(self._upsert_rejections_sql(), rows)
+        return len(rows)
+
+    def list_rejections(
+        self, table_name: str | None = None, after: int = 0, limit: int = 100, source: str | None = None
+    ) -> list[Rejection]:
+        """Rejection log entries with id greater than `after`, oldest first."""
+        where, params = [f"{self.q('id')} > {self.placeholder}"], [after]
+        if table_name is not None:
+            where.append(f"{self.q('table_name')} = {self.placeholder}")
+            params.append(table_name)
+        if source is not None:
+            where.append(f"{self.q('source')} = {self.placeholder}")
+            params.append(source)
+        sql = (
+            f"SELECT {self.q('id')}, {self.q('source')}, {self.q('table_name')}, {self.q('position')}, "
+            f"{self.q('raw')}, {self.q('reasons')}, {self.q('rejected_at')} FROM {self.q(REJECTIONS)} "
+            f"WHERE {' AND '.join(where)} ORDER BY {self.q('id')} LIMIT {self.placeholder}"
+        )
+        params.append(limit)
+        out = []
+        for id_, src, tname, pos, raw, reasons, at in self.query(sql, params):
+            if isinstance(at, str):
+                at = datetime.fromisoformat(at)
+            out.append(Rejection(id_, src, tname, pos, json.loads(raw), json.loads(reasons), at))
+        return out
+
+    def delete_rejections(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            self.execute(f"DELETE FROM {self.q(REJECTIONS)} WHERE {self.q('id')} IN ({self._marks(len(chunk))})", chunk)
+
+    def update_rejection_reasons(self, reasons_by_id: dict[int, list[str]]) -> None:
+        if reasons_by_id:
+            self.executemany(
+                f"UPDATE {self.q(REJECTIONS)} SET {self.q('reasons')} = {self.placeholder} WHERE {self.q('id')} = {self.placeholder}",
+                [(json.dumps(r, ensure_ascii=False), i) for i, r in reasons_by_id.items()],
+            )
+
+
+def sql_types(integer: str, string: str, datetime_: str) -> dict[str, str]:
+    return {INTEGER: integer, STRING: string, DATETIME: datetime_}
+
+
+def tables_in_order() -> list[Table]:
+    return [TABLES[name] for name in LOAD_ORDER]

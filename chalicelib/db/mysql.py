@@ -1,0 +1,164 @@
+"""The production backend: MySQL 8 / Aurora MySQL / MariaDB through pymysql."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pymysql
+
+from chalicelib.db.base import (
+    REJECTIONS,
+    Database,
+    DatabaseError,
+    DatabaseUnavailable,
+    IntegrityConflict,
+    ReferencedRow,
+    sql_types,
+    tables_in_order,
+)
+from chalicelib.dictionary import DATETIME
+
+# Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
+_GONE = {2003, 2006, 2013, 2055}  # can't connect, server has gone away, lost connection
+_RETRY = {1205, 1213}  # lock wait timeout, deadlock: the transaction was rolled back, try again
+_NO_ACCESS = {1045, 1044, 1049}  # access denied (e.g. rotated credentials), unknown database
+_REFERENCED = {1451}  # cannot delete a parent row
+_CONFLICT = {1062, 1452}  # duplicate key, missing parent row
+_NO_TABLE = {1146}
+_IDLE_PING_SECONDS = 30.0
+
+
+class MysqlDatabase(Database):
+    dialect = "mysql"
+    placeholder = "%s"
+    column_types = sql_types("INT", "VARCHAR(255)", "DATETIME")
+
+    def __init__(self, host: str, port: int, user: str, password: str, database: str):
+        super().__init__()
+        self.host, self.port, self.user, self._password, self.database = host, port, user, password, database
+
+    def __repr__(self) -> str:
+        return f"MysqlDatabase({self.user}@{self.host}:{self.port}/{self.database})"
+
+    def _open(self, database: str | None = None) -> pymysql.connections.Connection:
+        conn = pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self._password,
+            database=self.database if database is None else (database or None),
+            charset="utf8mb4",
+            autocommit=True,
+            local_infile=True,
+            connect_timeout=5,
+            read_timeout=120,
+            write_timeout=120,
+        )
+        self._local.last_used = time.monotonic()
+        return conn
+
+    def _before_use(self, conn: Any) -> Any:
+        # A connection kept across warm invocations may have been closed by the server (wait_timeout)
+        # or by RDS Proxy; check it only when it has been idle, so busy paths pay no round trip.
+        now = time.monotonic()
+        if now - getattr(self._local, "last_used", now) > _IDLE_PING_SECONDS:
+            try:
+                conn.ping(reconnect=True)
+            except Exception as exc:
+                self._discard()
+                raise self._translate(exc) or exc from exc
+        self._local.last_used = now
+        return conn
+
+    def _begin(self, conn: Any) -> None:
+        conn.begin()
+
+    def _translate(self, exc: BaseException) -> DatabaseError | None:
+        if isinstance(exc, DatabaseError):
+            return exc
+        if isinstance(exc, pymysql.err.InterfaceError):
+            return DatabaseUnavailable(f"connection closed: {exc}", retryable=True)
+        if not isinstance(exc, pymysql.err.MySQLError):
+            return None
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        message = exc.args[1] if len(exc.args) > 1 else str(exc)
+        if code in _GONE:
+            return DatabaseUnavailable(f"database connection lost ({code}): {message}", retryable=code != 2003)
+        if code in _RETRY:
+            return DatabaseUnavailable(f"transaction rolled back ({code}): {message}", retryable=True)
+        if code in _NO_ACCESS:
+            from chalicelib.settings import forget_secrets
+
+            forget_secrets()  # a rotated secret: fetch it again next time
+            return DatabaseUnavailable(f"database refused access ({code}): {message}")
+        if code in _REFERENCED:
+            return ReferencedRow(message)
+        if code in _CONFLICT:
+            return IntegrityConflict(message)
+        if code in _NO_TABLE:
+            return DatabaseError(f"schema missing ({message}); run `schema create`")
+        if isinstance(exc, pymysql.err.OperationalError):
+            return DatabaseUnavailable(f"database error ({code}): {message}")
+        return DatabaseError(f"database error ({code}): {message}")
+
+    def q(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def create_schema(self) -> None:
+        try:
+            self._conn()
+        except DatabaseUnavailable:
+            # The database itself may not exist yet on a fresh server: create it, then the tables.
+            conn = self._open(database="")
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"CREATE DATABASE IF NOT EXISTS {self.q(self.database)} CHARACTER SET utf8mb4")
+            finally:
+                conn.close()
+        super().create_schema()
+
+    def _schema_statements(self) -> list[str]:
+        statements = []
+        for table in tables_in_order():
+            parts = self.column_sql(table) + [f"PRIMARY KEY ({self.q(table.key)})"]
+            for column in table.references:
+                parts.append(f"KEY {self.q(f'ix_{column.name}')} ({self.q(column.name)})")
+                parts.append(
+                    f"CONSTRAINT {self.q(f'fk_{table.name}_{column.name}')} FOREIGN KEY ({self.q(column.name)}) "
+                    f"REFERENCES {self.q(column.references)} ({self.q('id')})"
+                )
+            for column in table.columns:
+                if column.type == DATETIME:
+                    parts.append(f"KEY {self.q(f'ix_{column.name}')} ({self.q(column.name)})")
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} ({', '.join(parts)}) "
+                "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+            )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.q(REJECTIONS)} ("
+            f"{self.q('id')} BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+            f"{self.q('fingerprint')} CHAR(64) NOT NULL, "
+            f"{self.q('source')} VARCHAR(1024) NOT NULL, "
+            f"{self.q('table_name')} VARCHAR(64) NOT NULL, "
+            f"{self.q('position')} BIGINT NOT NULL, "
+            f"{self.q('raw')} MEDIUMTEXT NOT NULL, "
+            f"{self.q('reasons')} TEXT NOT NULL, "
+            f"{self.q('rejected_at')} DATETIME NOT NULL, "
+            f"UNIQUE KEY {self.q('ux_fingerprint')} ({self.q('fingerprint')}), "
+            f"KEY {self.q('ix_table')} ({self.q('table_name')}, {self.q('id')})"
+            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        )
+        return statements
+
+    def _drop_statements(self) -> list[str]:
+        names = [REJECTIONS] + [t.name for t in reversed(tables_in_order())]
+        return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
+
+    def _upsert_rejections_sql(self) -> str:
+        cols = self.rejections_columns()
+        return (
+            f"INSERT INTO {self.q(REJECTIONS)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
+            f"ON DUPLICATE KEY UPDATE {self.q('reasons')} = VALUES({self.q('reasons')}), "
+            f"{self.q('rejected_at')} = VALUES({self.q('rejected_at')})"
+        )

@@ -1,0 +1,125 @@
+"""The embedded backend: SQLite, for `chalice local`, the CLI and development without AWS."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import datetime
+from typing import Any, Sequence
+
+from chalicelib.db.base import (
+    REJECTIONS,
+    Database,
+    DatabaseError,
+    DatabaseUnavailable,
+    IntegrityConflict,
+    sql_types,
+    tables_in_order,
+)
+from chalicelib.dictionary import DATETIME, Table
+
+_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+    placeholder = "?"
+    column_types = sql_types("INTEGER", "TEXT", "TEXT")
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"SqliteDatabase({self.path!r})"
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        # isolation_level=None: autocommit outside explicit transactions, which `_begin` opens.
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        # Take the write lock up front: two readers upgrading to writers would otherwise deadlock.
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _translate(self, exc: BaseException) -> DatabaseError | None:
+        if isinstance(exc, DatabaseError):
+            return exc
+        if isinstance(exc, sqlite3.IntegrityError):
+            return IntegrityConflict(str(exc))
+        if isinstance(exc, sqlite3.OperationalError):
+            message = str(exc)
+            if "locked" in message or "busy" in message:
+                return DatabaseUnavailable(f"database is busy: {message}", retryable=True)
+            if "no such table" in message:
+                return DatabaseError(f"schema missing ({message}); run `schema create`")
+            return DatabaseUnavailable(message)
+        if isinstance(exc, sqlite3.DatabaseError):
+            return DatabaseUnavailable(str(exc))
+        return None
+
+    def q(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def _decode(self, table: Table, row: Sequence[Any]) -> tuple:
+        return tuple(
+            datetime.strptime(value, _DATETIME_FORMAT) if column.type == DATETIME and isinstance(value, str) else value
+            for column, value in zip(table.columns, row)
+        )
+
+    def _encode(self, value: Any) -> Any:
+        return value.strftime(_DATETIME_FORMAT) if isinstance(value, datetime) else value
+
+    def _schema_statements(self) -> list[str]:
+        statements = []
+        for table in tables_in_order():
+            parts = self.column_sql(table) + [f"PRIMARY KEY ({self.q(table.key)})"]
+            parts += [
+                f"FOREIGN KEY ({self.q(c.name)}) REFERENCES {self.q(c.references)} ({self.q('id')})"
+                for c in table.references
+            ]
+            statements.append(f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} ({', '.join(parts)})")
+            for column in table.references:
+                statements.append(
+                    f"CREATE INDEX IF NOT EXISTS {self.q(f'ix_{table.name}_{column.name}')} "
+                    f"ON {self.q(table.name)} ({self.q(column.name)})"
+                )
+            for column in table.columns:
+                if column.type == DATETIME:
+                    statements.append(
+                        f"CREATE INDEX IF NOT EXISTS {self.q(f'ix_{table.name}_{column.name}')} "
+                        f"ON {self.q(table.name)} ({self.q(column.name)})"
+                    )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.q(REJECTIONS)} ("
+            f"{self.q('id')} INTEGER PRIMARY KEY AUTOINCREMENT, "
+            f"{self.q('fingerprint')} TEXT NOT NULL UNIQUE, "
+            f"{self.q('source')} TEXT NOT NULL, "
+            f"{self.q('table_name')} TEXT NOT NULL, "
+            f"{self.q('position')} INTEGER NOT NULL, "
+            f"{self.q('raw')} TEXT NOT NULL, "
+            f"{self.q('reasons')} TEXT NOT NULL, "
+            f"{self.q('rejected_at')} TEXT NOT NULL)"
+        )
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {self.q('ix_rejections_table')} ON {self.q(REJECTIONS)} "
+            f"({self.q('table_name')}, {self.q('id')})"
+        )
+        return statements
+
+    def _drop_statements(self) -> list[str]:
+        names = [REJECTIONS] + [t.name for t in reversed(tables_in_order())]
+        return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
+
+    def _upsert_rejections_sql(self) -> str:
+        cols = self.rejections_columns()
+        return (
+            f"INSERT INTO {self.q(REJECTIONS)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
+            f"ON CONFLICT ({self.q('fingerprint')}) DO UPDATE SET "
+            f"{self.q('reasons')} = excluded.{self.q('reasons')}, {self.q('rejected_at')} = excluded.{self.q('rejected_at')}"
+        )

@@ -1,0 +1,147 @@
+"""Writing rows: the one path every way of adding data goes through (API batches, file loads, replays).
+
+Field rules run first (pure); then, in one transaction, the batch's stored rows and referenced ids
+are read, the batch is classified, valid rows inserted and rejections logged. Either all of that is
+stored or none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from chalicelib import validation
+from chalicelib.db import Database
+from chalicelib.dictionary import LOAD_ORDER, MAX_BATCH_ROWS, TABLES, Table
+from chalicelib.observability import logger
+
+
+@dataclass
+class BatchResult:
+    table: str
+    inserted: int = 0
+    unchanged: int = 0
+    rejected: list[validation.Candidate] = field(default_factory=list)
+    inserted_ids: list[int] = field(default_factory=list)
+
+    @property
+    def received(self) -> int:
+        return self.inserted + self.unchanged + len(self.rejected)
+
+    def add(self, other: "BatchResult") -> None:
+        self.inserted += other.inserted
+        self.unchanged += other.unchanged
+        self.rejected.extend(other.rejected)
+        self.inserted_ids.extend(other.inserted_ids)
+
+
+def classify_and_insert(db: Database, table: Table, batch: list[validation.Candidate]) -> validation.Classified:
+    """Within the caller's transaction: look up what the rules need, classify, insert the valid rows."""
+    ids, refs = validation.lookups(table, batch)
+    stored = db.stored_rows(table, ids) if ids else {}
+    existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in refs.items()}
+    classified = validation.classify(table, batch, stored, existing)
+    db.insert_rows(table, [c.row for c in classified.to_insert])
+    return classified
+
+
+def insert_batch(
+    db: Database,
+    table: Table,
+    raws: Iterable[tuple[int, Any]],
+    source: str,
+    log_rejections: bool = True,
+) -> BatchResult:
+    """Insert a batch of (position, raw row) pairs into `table`, atomically.
+
+    Returns what was inserted, what was an identical re-delivery, and what was rejected with reasons.
+    Rejected rows are written to the rejection log (and the structured log) in the same transaction.
+    """
+    batch = validation.candidates(table, raws)
+
+    def unit() -> validation.Classified:
+        classified = classify_and_insert(db, table, batch)
+        if log_rejections and classified.rejected:
+            db.log_rejections(source, table, ((c.position, c.raw, c.reasons) for c in classified.rejected))
+        return classified
+
+    classified = db.run(unit)
+    for cand in classified.rejected:
+        if log_rejections:
+            logger.warning(
+                "row rejected",
+                extra={"table": table.name, "source": source, "position": cand.position, "row": cand.raw, "reasons": cand.reasons},
+            )
+    return BatchResult(
+        table=table.name,
+        inserted=len(classified.to_insert),
+        unchanged=len(classified.unchanged),
+        rejected=classified.rejected,
+        inserted_ids=[c.row[0] for c in classified.to_insert],
+    )
+
+
+@dataclass
+class ReplayResult:
+    replayed: int = 0
+    inserted: int = 0
+    unchanged: int = 0
+    still_rejected: int = 0
+    by_table: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "replayed": self.replayed,
+            "inserted": self.inserted,
+            "unchanged": self.unchanged,
+            "still_rejected": self.still_rejected,
+            "tables": self.by_table,
+        }
+
+
+def replay_rejections(db: Database, table_names: Iterable[str] | None = None, source: str | None = None) -> ReplayResult:
+    """Retry logged rejections (e.g. employees whose department arrived later), referenced tables first.
+
+    Rows now accepted (inserted, or identical to a stored row) leave the log; the others stay with
+    their reasons brought up to date.
+    """
+    wanted = [name for name in LOAD_ORDER if table_names is None or name in set(table_names)]
+    result = ReplayResult()
+    for name in wanted:
+        table = TABLES[name]
+        counts = {"replayed": 0, "inserted": 0, "unchanged": 0, "still_rejected": 0}
+        after = 0
+        while True:
+            entries = db.list_rejections(name, after=after, limit=MAX_BATCH_ROWS, source=source)
+            if not entries:
+                break
+            after = entries[-1].id
+            outcome = _replay_chunk(db, table, entries)
+            for key, value in outcome.items():
+                counts[key] += value
+        result.by_table[name] = counts
+        result.replayed += counts["replayed"]
+        result.inserted += counts["inserted"]
+        result.unchanged += counts["unchanged"]
+        result.still_rejected += counts["still_rejected"]
+    return result
+
+
+def _replay_chunk(db: Database, table: Table, entries: list) -> dict[str, int]:
+    # Positions in a replay chunk are indexes into `entries`, so outcomes map back to log ids.
+    batch = validation.candidates(table, ((i, e.raw) for i, e in enumerate(entries)))
+
+    def unit() -> validation.Classified:
+        classified = classify_and_insert(db, table, batch)
+        accepted = [entries[c.position].id for c in classified.to_insert + classified.unchanged]
+        db.delete_rejections(accepted)
+        db.update_rejection_reasons({entries[c.position].id: c.reasons for c in classified.rejected})
+        return classified
+
+    classified = db.run(unit)
+    return {
+        "replayed": len(entries),
+        "inserted": len(classified.to_insert),
+        "unchanged": len(classified.unchanged),
+        "still_rejected": len(classified.rejected),
+    }

@@ -1,0 +1,109 @@
+"""Shared fixtures: the two database backends, the Chalice test client.
+
+MySQL tests run against a real MySQL-compatible server (``TEST_MYSQL_URL``, default
+``mysql://root@127.0.0.1:3306``; `make test` starts or installs MariaDB first). Each test run gets
+its own database, dropped at the end. When the server cannot be reached the MySQL tests are skipped
+locally, and fail when ``REQUIRE_MYSQL=1`` (as CI sets it): CI never skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from chalicelib import db as databases
+
+ROOT = Path(__file__).resolve().parent.parent
+MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+BACKENDS = ["sqlite", "mysql"]
+
+
+def _server_parts():
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(MYSQL_SERVER)
+    return parts.hostname or "127.0.0.1", parts.port or 3306, parts.username or "root", parts.password or ""
+
+
+def _mysql_admin():
+    host, port, user, password = _server_parts()
+    return pymysql.connect(host=host, port=port, user=user, password=password, autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def mysql_server():
+    """(host, port, user, password) of the test server, or a skip / failure when it is unreachable."""
+    try:
+        _mysql_admin().close()
+    except pymysql.err.MySQLError as exc:
+        message = f"MySQL test server {MYSQL_SERVER} unreachable: {exc}"
+        if os.environ.get("REQUIRE_MYSQL") == "1":
+            pytest.fail(message + " (REQUIRE_MYSQL=1: MySQL tests may not be skipped)")
+        pytest.skip(message)
+    return _server_parts()
+
+
+@pytest.fixture(scope="session")
+def mysql_url(mysql_server):
+    """URL of a fresh database for this test run (and this xdist worker), dropped afterwards."""
+    host, port, user, password = mysql_server
+    name = f"hr_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _mysql_admin()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    yield f"mysql://{auth}{host}:{port}/{name}"
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
+
+def _reset(database: databases.Database) -> None:
+    database.drop_schema()
+    database.create_schema()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    """A URL for an empty, freshly created schema on each backend in turn."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hr.db'}"
+    else:
+        url = request.getfixturevalue("mysql_url")
+    database = databases.connect(url)
+    _reset(database)
+    database.close()
+    yield url
+    databases.forget(url)
+
+
+@pytest.fixture
+def db(database_url):
+    """A backend on an empty schema (both backends, one after the other)."""
+    database = databases.connect(database_url)
+    yield database
+    database.close()
+
+
+API_KEY = "test-key"  # the `test` stage's key in .chalice/config.json
+
+
+@pytest.fixture
+def client(database_url, monkeypatch):
+    """`chalice.test.Client` on the `test` stage, whose database is this test's `database_url`."""
+    from chalice.test import Client
+
+    import app as app_module
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def headers():
+    return {"x-api-key": API_KEY, "content-type": "application/json"}

@@ -1,0 +1,143 @@
+"""The data rules as pure functions: no database, no HTTP."""
+
+from datetime import datetime
+
+import pytest
+
+from chalicelib.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS, MAX_INTEGER
+from chalicelib.validation import Candidate, candidates, check_fields, classify, lookups, rejection_fingerprint
+
+GOOD = ["7", "Ana Pérez", "2021-11-07T02:48:42Z", "1", "2"]
+
+
+def reasons_for(raw, table=HIRED_EMPLOYEES):
+    row, reasons = check_fields(table, raw)
+    assert row is None
+    return reasons
+
+
+def test_a_good_csv_row_becomes_typed_values():
+    assert check_fields(HIRED_EMPLOYEES, GOOD) == ((7, "Ana Pérez", datetime(2021, 11, 7, 2, 48, 42), 1, 2), [])
+
+
+def test_a_json_object_row_is_read_by_field_name():
+    raw = {"id": 7, "name": "Ana Pérez", "datetime": "2021-11-07T02:48:42Z", "department_id": 1, "job_id": 2}
+    assert check_fields(HIRED_EMPLOYEES, raw)[0] == (7, "Ana Pérez", datetime(2021, 11, 7, 2, 48, 42), 1, 2)
+
+
+@pytest.mark.parametrize("index,field", [(0, "id"), (1, "name"), (2, "datetime"), (3, "department_id"), (4, "job_id")])
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_every_field_is_required_and_blank_is_missing(index, field, blank):
+    raw = list(GOOD)
+    raw[index] = blank
+    assert reasons_for(raw) == [f"{field}: is required"]
+
+
+def test_a_missing_json_field_and_null_are_required_failures():
+    assert reasons_for({"id": 1}, DEPARTMENTS) == ["department: is required"]
+    assert reasons_for({"id": 1, "department": None}, DEPARTMENTS) == ["department: is required"]
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "4.5", "1e3", "abc", "١٢", True, 4.5, [1], {"a": 1}])
+def test_integers_are_whole_positive_numbers(value):
+    (reason,) = reasons_for({"id": value, "department": "Sales"}, DEPARTMENTS)
+    assert reason.startswith("id: must be")
+
+
+def test_integers_must_fit_the_column():
+    assert check_fields(DEPARTMENTS, [str(MAX_INTEGER), "x"])[0] == (MAX_INTEGER, "x")
+    assert reasons_for([str(MAX_INTEGER + 1), "x"], DEPARTMENTS) == [f"id: must be at most {MAX_INTEGER}, got {MAX_INTEGER + 1}"]
+
+
+def test_strings_are_at_most_255_characters_and_unicode_counts_characters():
+    assert check_fields(JOBS, ["1", "é" * 255])[0] == (1, "é" * 255)
+    assert reasons_for(["1", "x" * 256], JOBS) == ["job: must be at most 255 characters, got 256"]
+
+
+def test_a_number_is_not_a_string():
+    assert reasons_for({"id": 1, "job": 42}, JOBS) == ["job: must be a string, got int"]
+
+
+def test_surrounding_whitespace_is_not_part_of_a_value():
+    assert check_fields(JOBS, [" 3 ", "  DBA Lead "])[0] == (3, "DBA Lead")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("2021-11-07T02:48:42Z", datetime(2021, 11, 7, 2, 48, 42)),
+        ("2021-11-07T02:48:42", datetime(2021, 11, 7, 2, 48, 42)),  # no offset means UTC
+        ("2021-11-07T02:48:42+00:00", datetime(2021, 11, 7, 2, 48, 42)),
+        ("2021-11-06T21:48:42-05:00", datetime(2021, 11, 7, 2, 48, 42)),  # offset converted
+        ("2021-12-31T23:30:00-01:00", datetime(2022, 1, 1, 0, 30, 0)),  # crosses a year in UTC
+        ("2021-11-07 02:48:42Z", datetime(2021, 11, 7, 2, 48, 42)),
+        ("2021-11-07T02:48:42.987Z", datetime(2021, 11, 7, 2, 48, 42)),  # the column keeps seconds
+        ("2021-11-07T02:48Z", datetime(2021, 11, 7, 2, 48, 0)),
+    ],
+)
+def test_datetimes_are_iso_8601_stored_in_utc(text, expected):
+    row = check_fields(HIRED_EMPLOYEES, ["1", "A", text, "1", "1"])[0]
+    assert row[2] == expected
+
+
+@pytest.mark.parametrize("text", ["2021-11-07", "2021-02-30T10:00:00Z", "yesterday", "2021/05/01 10:00", "0999-01-01T00:00:00Z", "2021-11-07T25:00:00Z"])
+def test_invalid_datetimes_are_rejected_naming_the_field(text):
+    (reason,) = reasons_for(["1", "A", text, "1", "1"])
+    assert reason.startswith("datetime: ")
+
+
+def test_unknown_fields_are_rejected():
+    assert reasons_for({"id": 1, "department": "Sales", "budget": 3}, DEPARTMENTS) == ["unknown field(s): budget"]
+
+
+def test_a_csv_row_with_the_wrong_number_of_fields_is_rejected():
+    assert reasons_for(["1", "Sales", "extra"], DEPARTMENTS) == ["expected 2 fields (id, department), got 3"]
+
+
+def test_sql_looking_strings_are_just_strings():
+    text = "Robert'); DROP TABLE departments;--"
+    assert check_fields(DEPARTMENTS, ["1", text])[0] == (1, text)
+
+
+def _classify(rows, stored=None, departments=(1,), jobs=(2,)):
+    batch = candidates(HIRED_EMPLOYEES, enumerate(rows))
+    return classify(HIRED_EMPLOYEES, batch, stored or {}, {"departments": set(departments), "jobs": set(jobs)})
+
+
+def test_references_must_name_existing_rows():
+    result = _classify([["1", "A", "2021-01-01T00:00:00Z", "9", "8"]])
+    assert result.rejected[0].reasons == ["department_id: departments 9 does not exist", "job_id: jobs 8 does not exist"]
+
+
+def test_an_identical_stored_row_is_a_no_op_and_a_different_one_a_duplicate():
+    stored = {1: (1, "A", datetime(2021, 1, 1), 1, 2), 2: (2, "B", datetime(2021, 1, 1), 1, 2)}
+    result = _classify([["1", "A", "2021-01-01T00:00:00Z", "1", "2"], ["2", "Changed", "2021-01-01T00:00:00Z", "1", "2"]], stored)
+    assert [c.position for c in result.unchanged] == [0]
+    assert result.rejected[0].reasons == ["id: 2 already exists with different values"]
+
+
+def test_a_repeated_id_in_a_batch_is_rejected_after_its_first_occurrence():
+    row = ["1", "A", "2021-01-01T00:00:00Z", "1", "2"]
+    result = _classify([row, row, ["1", "B", "2021-01-01T00:00:00Z", "1", "2"]])
+    assert [c.position for c in result.to_insert] == [0]
+    assert [c.reasons for c in result.rejected] == [["id: 1 is repeated in this batch (first at 0)"]] * 2
+
+
+def test_classify_does_not_change_its_input_so_a_retry_gives_the_same_answer():
+    batch = candidates(HIRED_EMPLOYEES, enumerate([["1", "A", "2021-01-01T00:00:00Z", "9", "2"]]))
+    first = classify(HIRED_EMPLOYEES, batch, {}, {"departments": set(), "jobs": {2}})
+    second = classify(HIRED_EMPLOYEES, batch, {}, {"departments": set(), "jobs": {2}})
+    assert first.rejected[0].reasons == second.rejected[0].reasons == ["department_id: departments 9 does not exist"]
+    assert batch[0].reasons == []
+
+
+def test_lookups_name_the_ids_and_the_references_to_check():
+    batch = candidates(HIRED_EMPLOYEES, enumerate([["1", "A", "2021-01-01T00:00:00Z", "3", "4"], ["x"]]))
+    assert lookups(HIRED_EMPLOYEES, batch) == ({1}, {"departments": {3}, "jobs": {4}})
+
+
+def test_the_same_rejection_has_the_same_fingerprint():
+    a = rejection_fingerprint("s3://b/k.csv", "jobs", 3, ["1", ""])
+    assert a == rejection_fingerprint("s3://b/k.csv", "jobs", 3, ["1", ""])
+    assert a != rejection_fingerprint("s3://b/k.csv", "jobs", 4, ["1", ""])
+    assert isinstance(Candidate(0, None).reasons, list)
