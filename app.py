@@ -122,3 +122,15 @@ def delete_row(table, id):
         if row is None or not db.delete_row(tbl, key):
             raise api.ApiError(404, "not found", f"{tbl.name} {id} does not exist")
     return {"deleted": row_to_dict(tbl, row)}
+
+
+# -- uploads and the S3 loader (issue 3) -----------------------------------------------------------
+
+
+# -- reports (issue 4) -----------------------------------------------------------------------------
+
+
+# -- backups and restores (issue 5) ----------------------------------------------------------------
+
+
+# -- auto-tester (issue 7) -------------------------------------------------------------------------

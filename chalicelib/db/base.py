@@ -274,6 +274,21 @@ class Database(ABC):
             return
         sql = f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES ({self._marks(len(table.columns))})"
         self.executemany(sql, [[self._encode(v) for v in row] for row in rows])
+        self.after_insert(table, rows)
+
+    # -- derived data ---------------------------------------------------------------------------
+    # Every write path calls these inside its transaction, so anything derived from the tables (the
+    # reports' summary) is exact whenever the rows are. A path that writes rows any other way (a
+    # bulk load, a restore, a Glue job) calls `after_insert` with its rows or `rebuild_derived()`.
+
+    def after_insert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Typed rows were just inserted into `table` in the current transaction."""
+
+    def after_delete(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Typed rows were just deleted from `table` in the current transaction."""
+
+    def rebuild_derived(self) -> None:
+        """Recompute everything derived from the tables (after writes that bypassed `after_insert`)."""
 
     def get_row(self, table: Table, key: int) -> tuple | None:
         rows = self.query(
@@ -291,11 +306,16 @@ class Database(ABC):
 
     def delete_row(self, table: Table, key: int) -> bool:
         """Delete one row; False when there was none. Raises ReferencedRow when other rows name it."""
-        try:
-            cur = self.execute(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key])
-        except (IntegrityConflict, ReferencedRow) as exc:
-            raise ReferencedRow(f"{table.name} {key} is referenced by other rows") from exc
-        return cur.rowcount > 0
+        with self.transaction():
+            row = self.get_row(table, key)
+            if row is None:
+                return False
+            try:
+                self.execute(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key])
+            except (IntegrityConflict, ReferencedRow) as exc:
+                raise ReferencedRow(f"{table.name} {key} is referenced by other rows") from exc
+            self.after_delete(table, [row])
+        return True
 
     def counts(self) -> dict[str, int]:
         """Row count per table of the dictionary, and of the rejection log."""

@@ -1,0 +1,117 @@
+"""What the benchmarks share: a scratch MySQL database, `chalice local` in a subprocess, data files,
+percentiles and peak memory. Figures are printed beside a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pymysql
+
+ROOT = Path(__file__).resolve().parent.parent
+MYSQL = dict(host=os.environ.get("MYSQL_HOST", "127.0.0.1"), port=int(os.environ.get("MYSQL_PORT", "3306")), user="root", password="")
+WORK = ROOT / "bench" / "out"
+
+
+def mysql_connection(database: str | None = None, **extra) -> pymysql.connections.Connection:
+    return pymysql.connect(**MYSQL, database=database, charset="utf8mb4", autocommit=True, local_infile=True, **extra)
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str = "hr_bench") -> Iterator[str]:
+    """A fresh MySQL database for one benchmark; yields its URL and drops it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = mysql_connection()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield f"mysql://{MYSQL['user']}@{MYSQL['host']}:{MYSQL['port']}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def chalice_local(database_url: str, api_key: str = "bench-key") -> Iterator[str]:
+    """`chalice local` on the `local` stage pointed at `database_url`; yields its base URL."""
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="ERROR")
+    # The stage's own DATABASE_URL / API_KEY would win over ours: run on a copy of the config.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.chalice_local", str(port), database_url, api_key],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/status", timeout=1)
+                break
+            except Exception:
+                if proc.poll() is not None:
+                    raise RuntimeError("chalice local exited: " + proc.stderr.read().decode()[-2000:])
+                if time.monotonic() > deadline:
+                    raise RuntimeError("chalice local did not start in 60 s")
+                time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def p50(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    """Peak resident memory of this process (or of its finished children), in MB."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    return usage.ru_maxrss / 1024
+
+
+def report(title: str, rows: list[tuple[str, str]]) -> None:
+    """Print a benchmark's figures as an aligned two-column table."""
+    width = max(len(k) for k, _ in rows)
+    print(title)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    sys.stdout.flush()
+
+
+def verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
+
+
+def dump(obj) -> str:
+    return json.dumps(obj)
