@@ -10,6 +10,7 @@ This module must stay importable with the standard library alone: the Glue jobs 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator
 
 # Column types, in the words of the contract. CSV carries every value as text; these say what it must parse as.
@@ -37,7 +38,7 @@ class Table:
     columns: tuple[Column, ...]
     doc: str = ""
 
-    @property
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
 
@@ -46,7 +47,7 @@ class Table:
         """Name of the primary-key column (always the first)."""
         return self.columns[0].name
 
-    @property
+    @cached_property
     def references(self) -> tuple[Column, ...]:
         return tuple(column for column in self.columns if column.references)
 

@@ -23,10 +23,12 @@ Row = tuple  # typed values in dictionary order
 
 def parse_integer(value: Any) -> int:
     """A whole positive number that fits the INT column, from JSON or CSV text."""
-    if isinstance(value, bool):
-        raise ValueError("must be a whole positive number, not a boolean")
-    if isinstance(value, int):
+    if value.__class__ is int:
         number = value
+    elif isinstance(value, bool):
+        raise ValueError("must be a whole positive number, not a boolean")
+    elif isinstance(value, int):
+        number = int(value)
     elif isinstance(value, str):
         text = value.strip()
         if not text.isascii() or not text.isdigit():
@@ -63,6 +65,15 @@ def parse_datetime(value: Any) -> datetime:
     """
     if not isinstance(value, str):
         raise ValueError(f"must be an ISO 8601 date and time string, got {type(value).__name__}")
+    if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        # The common shape (2021-11-07T02:48:42Z) is already UTC with whole seconds.
+        try:
+            parsed = datetime.fromisoformat(value[:19])
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None and 1000 <= parsed.year:
+                return parsed
     text = value.strip()
     # A date alone is not a hire time; require the time part (T or space separated).
     if len(text) < 16 or text[10] not in "Tt ":
@@ -81,8 +92,14 @@ def parse_datetime(value: Any) -> datetime:
 PARSERS = {INTEGER: parse_integer, STRING: parse_string, DATETIME: parse_datetime}
 
 
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+def _field_parsers(table: Table) -> tuple[tuple[str, Any], ...]:
+    parsers = _PARSERS_BY_TABLE.get(table.name)
+    if parsers is None:
+        parsers = _PARSERS_BY_TABLE[table.name] = tuple((c.name, PARSERS[c.type]) for c in table.columns)
+    return parsers
+
+
+_PARSERS_BY_TABLE: dict[str, tuple[tuple[str, Any], ...]] = {}
 
 
 def check_fields(table: Table, raw: Sequence[Any] | Mapping[str, Any]) -> tuple[Row | None, list[str]]:
@@ -91,28 +108,30 @@ def check_fields(table: Table, raw: Sequence[Any] | Mapping[str, Any]) -> tuple[
     Covers the rules that need nothing but the row: every field present and non-blank, types,
     lengths, ISO 8601 datetimes, no unknown fields, the right number of CSV fields.
     """
+    parsers = _field_parsers(table)
     reasons: list[str] = []
-    columns = table.columns
-    if isinstance(raw, Mapping):
-        unknown = [str(k) for k in raw if k not in table.column_names]
-        if unknown:
-            reasons.append(f"unknown field(s): {', '.join(sorted(unknown))}")
-        values = [raw.get(c.name) for c in columns]
-    elif isinstance(raw, (list, tuple)):
-        if len(raw) != len(columns):
-            return None, [f"expected {len(columns)} fields ({', '.join(table.column_names)}), got {len(raw)}"]
-        values = list(raw)
+    if raw.__class__ is dict or isinstance(raw, Mapping):
+        names = table.column_names
+        if len(raw) > len(names) or not all(k in names for k in raw):
+            unknown = [str(k) for k in raw if k not in names]
+            if unknown:
+                reasons.append(f"unknown field(s): {', '.join(sorted(unknown))}")
+        values = [raw.get(name) for name in names]
+    elif raw.__class__ is list or isinstance(raw, (list, tuple)):
+        if len(raw) != len(parsers):
+            return None, [f"expected {len(parsers)} fields ({', '.join(table.column_names)}), got {len(raw)}"]
+        values = raw
     else:
         return None, [f"row must be an object with fields {', '.join(table.column_names)}"]
     typed = []
-    for column, value in zip(columns, values):
-        if _is_blank(value):
-            reasons.append(f"{column.name}: is required")
+    for (name, parse), value in zip(parsers, values):
+        if value is None or (value.__class__ is str and (not value or value.isspace())):
+            reasons.append(f"{name}: is required")
             continue
         try:
-            typed.append(PARSERS[column.type](value))
+            typed.append(parse(value))
         except ValueError as exc:
-            reasons.append(f"{column.name}: {exc}")
+            reasons.append(f"{name}: {exc}")
     if reasons:
         return None, reasons
     return tuple(typed), []
