@@ -108,14 +108,20 @@ class MysqlDatabase(Database):
     def create_schema(self) -> None:
         try:
             self._conn()
-        except DatabaseUnavailable:
-            # The database itself may not exist yet on a fresh server: create it, then the tables.
-            conn = self._open(database="")
+        except DatabaseUnavailable as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, pymysql.err.MySQLError) and cause.args and cause.args[0] == 1049):
+                raise
+            # The database itself does not exist yet on a fresh server: create it, then the tables.
             try:
-                with conn.cursor() as cur:
-                    cur.execute(f"CREATE DATABASE IF NOT EXISTS {self.q(self.database)} CHARACTER SET utf8mb4")
-            finally:
-                conn.close()
+                conn = self._open(database="")
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(f"CREATE DATABASE IF NOT EXISTS {self.q(self.database)} CHARACTER SET utf8mb4")
+                finally:
+                    conn.close()
+            except pymysql.err.MySQLError as error:
+                raise self._translate(error) from error
         super().create_schema()
 
     def _schema_statements(self) -> list[str]:
