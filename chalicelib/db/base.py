@@ -116,6 +116,19 @@ class Database(ABC):
     def _encode(self, value: Any) -> Any:
         return value
 
+    def encode_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        """Typed rows as the driver takes them: only datetime columns need converting."""
+        positions = [i for i, c in enumerate(table.columns) if c.type == DATETIME]
+        if not positions:
+            return list(rows)
+        out = []
+        for row in rows:
+            row = list(row)
+            for i in positions:
+                row[i] = self._encode(row[i])
+            out.append(row)
+        return out
+
     def _conn(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None:
@@ -273,7 +286,7 @@ class Database(ABC):
         if not rows:
             return
         sql = f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES ({self._marks(len(table.columns))})"
-        self.executemany(sql, [[self._encode(v) for v in row] for row in rows])
+        self.executemany(sql, self.encode_rows(table, rows))
         self.after_insert(table, rows)
 
     # -- derived data ---------------------------------------------------------------------------

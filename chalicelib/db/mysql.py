@@ -105,6 +105,10 @@ class MysqlDatabase(Database):
     def q(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
 
+    def _encode(self, value: Any) -> Any:
+        # A 'YYYY-MM-DD HH:MM:SS' string escapes several times faster in pymysql than a datetime.
+        return value.isoformat(" ") if isinstance(value, datetime) else value
+
     def create_schema(self) -> None:
         try:
             self._conn()
