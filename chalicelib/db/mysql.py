@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import pymysql
 
 from chalicelib.db.base import (
+    QUARTERLY_HIRES,
+    QUARTERLY_HIRES_KEY,
     REJECTIONS,
     Database,
     DatabaseError,
