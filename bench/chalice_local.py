@@ -6,6 +6,7 @@ Uses the `local` stage with its database and key replaced, through Chalice's own
 import os
 import sys
 
+from chalice import local
 from chalice.cli import factory
 
 from bench.common import ROOT
@@ -18,6 +19,10 @@ def main() -> None:
     app = cli_factory.load_chalice_app(config.environment_variables)
     # Loading the app applied the stage's variables; this run's database and key replace them.
     os.environ.update(DATABASE_URL=database_url, API_KEY=api_key, LOG_LEVEL="ERROR")
+    # Chalice's dev server writes headers and body as separate small segments; with Nagle's algorithm
+    # on, every response then waits ~40 ms for the client's delayed ACK. That is the dev server, not the
+    # app (API Gateway fronts it in AWS), so the benchmark server sends segments at once.
+    local.ChaliceRequestHandler.disable_nagle_algorithm = True
     server = cli_factory.create_local_server(app, config, "127.0.0.1", port)
     server.serve_forever()
 
