@@ -1,0 +1,113 @@
+"""Per-row work of the CSV load, run on the executors: the service's own rules from
+``chalicelib.validation``, applied to partitions of rows. Module-level functions, so that Spark ships
+them by reference to this module (present on every executor through ``--extra-py-files``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from typing import Any, Iterable, Iterator
+
+from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
+
+from chalicelib import dictionary, validation
+from hrjobs.schema import spark_schema
+
+INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"
+
+
+def parsed_schema(table: dictionary.Table) -> StructType:
+    """A CSV line after the field rules: its line number, its raw fields, the reasons it breaks the
+    rules (empty when none), and its typed values (null when it breaks them)."""
+    return StructType(
+        [
+            StructField("position", LongType(), False),
+            StructField("fields", ArrayType(StringType(), False), False),
+            StructField("reasons", ArrayType(StringType(), False), False),
+            *spark_schema(table, nullable=True).fields,
+        ]
+    )
+
+
+def classified_schema(table: dictionary.Table) -> StructType:
+    """A CSV line after every rule: its outcome, and for rejections their log entry's fields."""
+    return StructType(
+        [
+            StructField("outcome", StringType(), False),
+            StructField("position", LongType(), False),
+            StructField("fields", ArrayType(StringType(), False), False),
+            StructField("reasons", ArrayType(StringType(), False), False),
+            StructField("raw", StringType(), True),
+            StructField("reasons_json", StringType(), True),
+            StructField("fingerprint", StringType(), True),
+            *spark_schema(table, nullable=True).fields,
+        ]
+    )
+
+
+def _split(line: str) -> tuple[list[str], list[str]]:
+    try:
+        return next(csv.reader([line]), []), []
+    except csv.Error as exc:
+        return [line], [f"malformed CSV line: {exc}"]
+
+
+def parse_lines(table_name: str, numbered_lines: Iterable[tuple[str, int]]) -> Iterator[tuple]:
+    """(line text, 0-based line index) pairs of one CSV file -> rows of `parsed_schema`.
+
+    Blank lines are skipped (they keep their number, so positions stay line numbers), as the
+    service's loader does; a UTF-8 byte order mark on line 1 is not data.
+    """
+    table = dictionary.table(table_name)
+    width = len(table.columns)
+    for line, index in numbered_lines:
+        if index == 0:
+            line = line.lstrip("\ufeff")
+        if not line.strip():
+            continue
+        fields, reasons = _split(line)
+        row = None
+        if not reasons:
+            row, reasons = validation.check_fields(table, fields)
+        yield (index + 1, fields, reasons, *(row if row is not None else (None,) * width))
+
+
+def classify_partition(table_name: str, source: str, rows: Iterable[Any]) -> Iterator[tuple]:
+    """One partition of parsed rows -> rows of `classified_schema`, by ``validation.classify``.
+
+    The partition must hold every occurrence of its ids, in line order, each row carrying ``stored``
+    (the stored row with its id, or null) and a ``<column>_exists`` flag per reference column.
+    """
+    table = dictionary.table(table_name)
+    names = table.column_names
+    ref_columns = [(i, c) for i, c in enumerate(table.columns) if c.references]
+    batch: list[validation.Candidate] = []
+    stored: dict[int, tuple] = {}
+    existing: dict[str, set[int]] = defaultdict(set)
+    for r in rows:
+        typed = None if r["reasons"] else tuple(r[n] for n in names)
+        batch.append(validation.Candidate(r["position"], list(r["fields"]), typed, list(r["reasons"])))
+        if typed is None:
+            continue
+        if r["stored"] is not None:
+            stored[typed[0]] = tuple(r["stored"])
+        for i, column in ref_columns:
+            if r[f"{column.name}_exists"]:
+                existing[column.references].add(typed[i])
+    classified = validation.classify(table, batch, stored, existing)
+    empty = (None,) * len(names)
+    for outcome, candidates in ((INSERT, classified.to_insert), (UNCHANGED, classified.unchanged)):
+        for c in candidates:
+            yield (outcome, c.position, c.raw, [], None, None, None, *c.row)
+    for c in classified.rejected:
+        yield (
+            REJECTED,
+            c.position,
+            c.raw,
+            c.reasons,
+            validation.raw_json(c.raw),
+            json.dumps(c.reasons, ensure_ascii=False),
+            validation.rejection_fingerprint(source, table.name, c.position, c.raw),
+            *(c.row if c.row is not None else empty),
+        )

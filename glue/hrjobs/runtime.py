@@ -1,0 +1,76 @@
+"""How a job starts: its arguments through Glue's `getResolvedOptions`, and its SparkSession (Glue's,
+or the one a local caller passes in)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+from typing import Iterator, Mapping, Sequence
+
+from pyspark.sql import SparkSession
+
+# Where each job finds the database; every job takes them (exactly one of the first two).
+DATABASE_OPTIONS: dict[str, str | None] = {
+    "DB_SECRET_ARN": None,  # Secrets Manager secret: username, password, host, port, dbname
+    "CONNECTION_NAME": None,  # or a Glue JDBC connection (its secret, or its USERNAME / PASSWORD)
+    "DB_HOST": None,  # overrides the secret's host (e.g. an RDS Proxy endpoint)
+    "DB_NAME": None,  # overrides the secret's dbname
+    "JDBC_DRIVER": None,  # default: Glue's MySQL Connector/J
+}
+
+
+def job_arguments(argv: Sequence[str], required: Sequence[str], optional: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The job's parameters (``--NAME value``): `required` ones must be given; `optional` ones default.
+
+    `getResolvedOptions` treats every name it is given as required, so optional names are passed
+    to it only when present.
+    """
+    from awsglue.utils import getResolvedOptions
+
+    wanted = list(required) + [name for name in {**DATABASE_OPTIONS, **optional, "JOB_NAME": None} if f"--{name}" in argv]
+    resolved = getResolvedOptions(list(argv), wanted)
+    out = {**DATABASE_OPTIONS, "JOB_NAME": None, **optional}
+    out.update({name: resolved[name] for name in wanted})
+    out["TempDir"] = resolved.get("TempDir")  # Glue's scratch folder, when the job has one
+    return out
+
+
+def configure(spark: SparkSession) -> SparkSession:
+    """Session settings the jobs rely on: DATETIME values are UTC, and casts between wall-clock
+    (NTZ) and instants (Avro's timestamp-millis) must use UTC."""
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark
+
+
+@contextlib.contextmanager
+def job_session(args: Mapping[str, str | None], spark: SparkSession | None = None) -> Iterator[SparkSession]:
+    """The session a job runs in: `spark` when given (local runs, tests), else Glue's, with the job
+    run initialised and committed around the block."""
+    if spark is not None:
+        yield configure(spark)
+        return
+    from awsglue.context import GlueContext  # only under Glue: GlueContext does not work locally
+    from awsglue.job import Job
+    from pyspark.context import SparkContext
+
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(args.get("JOB_NAME") or "hr-job", dict(args))
+    session = configure(glue_context.spark_session)
+    if args.get("TempDir"):
+        # Reliable checkpoints (S3) survive a lost executor; without TempDir the jobs checkpoint locally.
+        session.sparkContext.setCheckpointDir(args["TempDir"].rstrip("/") + "/checkpoints/")
+    yield session
+    job.commit()
+
+
+def report(summary: Mapping) -> None:
+    """Print a job's outcome as one JSON line (it lands in the job run's output log)."""
+    print(json.dumps(summary, sort_keys=True, default=str))
+    sys.stdout.flush()
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,0 +1,247 @@
+"""Glue job: CSV files in S3 -> MySQL, under exactly the rules the API applies.
+
+    --SOURCE            s3://bucket/incoming/hired_employees/2021.csv, or a prefix ending in / (every
+                        .csv under it, referenced tables first)
+    --TABLE             optional; default: the folder (incoming/<table>/x.csv) or the file name
+    --REJECTED_PREFIX   optional; default: s3://bucket/rejected/ beside incoming/
+    --WRITE_CONNECTIONS optional (4): most JDBC connections writing at once
+    --READ_PARTITIONS   optional (4): parallel range queries reading stored rows
+    + the database options of hrjobs.runtime (--DB_SECRET_ARN or --CONNECTION_NAME)
+
+Each line is checked by ``chalicelib.validation.check_fields``; then, with the file's ids looked up in
+MySQL and all occurrences of an id in one partition in line order, ``validation.classify`` decides
+insert / identical no-op / reject. Valid rows are appended over JDBC; rejected rows go to
+``rejected/<path under incoming/>/`` (JSON lines) and to the ``rejections`` table, once per
+fingerprint, so re-running on the same input changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from chalicelib import dictionary
+from chalicelib.db.base import REJECTIONS
+from chalicelib.dictionary import Table
+from hrjobs import database, rows, runtime, schema, storage
+from hrjobs.database import MysqlTarget
+
+log = logging.getLogger("load_csv")
+
+REQUIRED = ("SOURCE",)
+OPTIONAL: dict[str, str | None] = {"TABLE": None, "REJECTED_PREFIX": None, "WRITE_CONNECTIONS": "4", "READ_PARTITIONS": "4"}
+INCOMING = "incoming/"
+REJECTED = "rejected/"
+ROWS_PER_CLASSIFY_PARTITION = 200_000  # bounds the Python memory of one classify task
+SOURCE_MAX_CHARS = 1024  # width of rejections.source
+
+
+@dataclass
+class LoadResult:
+    source: str
+    table: str
+    inserted: int
+    unchanged: int
+    rejected: int
+    newly_logged: int
+    rejected_report: str | None
+
+
+def table_for_source(uri: str, table_name: str | None = None) -> Table:
+    """The table a CSV file loads into: `table_name`, else its folder (``incoming/<table>/x.csv``),
+    else its file name (``incoming/hired_employees.csv``)."""
+    if table_name:
+        return dictionary.table(table_name)
+    parts = uri.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] in dictionary.TABLES:
+        return dictionary.TABLES[parts[-2]]
+    return dictionary.table_for_filename(parts[-1])
+
+
+def rejected_report_uri(source: str, table: Table, rejected_prefix: str | None = None) -> str:
+    """Where a file's rejected rows go: ``rejected/`` mirrors ``incoming/``
+    (``s3://b/incoming/jobs/x.csv`` -> ``s3://b/rejected/jobs/x.csv/``, a folder of JSON lines)."""
+    marker = "/" + INCOMING
+    if marker in source:
+        root, relative = source.split(marker, 1)
+    else:
+        root, relative = None, f"{table.name}/{source.rstrip('/').rsplit('/', 1)[-1]}"
+    if rejected_prefix is None:
+        if root is None:
+            raise ValueError(f"{source} is not under {INCOMING}: pass --REJECTED_PREFIX")
+        rejected_prefix = f"{root}/{REJECTED}"
+    return storage.join(rejected_prefix, relative)
+
+
+def csv_sources(spark: SparkSession, source: str, table_name: str | None = None) -> list[tuple[str, Table]]:
+    """(file, table) for `source` (one object, or every .csv under a prefix), referenced tables first."""
+    if storage.is_directory(spark, source):
+        files = [entry.uri for entry in storage.list_files(spark, source, ".csv")]
+    elif storage.exists(spark, source):
+        files = [source]
+    else:
+        raise FileNotFoundError(source)
+    pairs = [(uri, table_for_source(uri, table_name)) for uri in files]
+    return sorted(pairs, key=lambda p: (dictionary.LOAD_ORDER.index(p[1].name), p[0]))
+
+
+def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
+    """The file's lines after the field rules (`rows.parsed_schema`); positions are line numbers."""
+    numbered = spark.sparkContext.textFile(uri).zipWithIndex()
+    parsed = numbered.mapPartitions(functools.partial(rows.parse_lines, table.name))
+    return spark.createDataFrame(parsed, rows.parsed_schema(table))
+
+
+def classify(spark: SparkSession, target: MysqlTarget, table: Table, parsed: DataFrame, source: str,
+             line_count: int, read_partitions: int = 4) -> DataFrame:
+    """Every line's outcome (`rows.classified_schema`) against what MySQL holds now."""
+    key = table.key
+    lo, hi = parsed.where(F.size("reasons") == 0).agg(F.min(key), F.max(key)).first()
+    if lo is None:
+        stored_type = StructType(schema.spark_schema(table, nullable=True).fields)
+        df = parsed.withColumn("stored", F.lit(None).cast(stored_type))
+    else:
+        stored = database.read_table(spark, target, table, read_partitions, id_range=(lo, hi)).select(
+            F.col(key).alias("stored_key"), F.struct(*table.column_names).alias("stored")
+        )
+        df = parsed.join(stored, parsed[key] == stored["stored_key"], "left").drop("stored_key")
+    for column in table.references:
+        ref = f"{column.name}_ref"
+        ids = database.read_ids(spark, target, column.references).select(F.col("id").alias(ref))
+        df = (
+            df.join(F.broadcast(ids), df[column.name] == ids[ref], "left")
+            .withColumn(f"{column.name}_exists", F.col(ref).isNotNull())
+            .drop(ref)
+        )
+    partitions = max(spark.sparkContext.defaultParallelism, math.ceil(line_count / ROWS_PER_CLASSIFY_PARTITION))
+    # All occurrences of an id in one partition, in line order: what classify's first-occurrence rule needs.
+    ordered = df.repartition(partitions, key).sortWithinPartitions("position")
+    outcome = ordered.rdd.mapPartitions(functools.partial(rows.classify_partition, table.name, source))
+    return spark.createDataFrame(outcome, rows.classified_schema(table))
+
+
+def snapshot(df: DataFrame) -> DataFrame:
+    """`df` computed once and kept: the classification must not be recomputed after the inserts it
+    decided (it would then see them as stored). Reliable checkpoint when a checkpoint folder is
+    set (Glue: under --TempDir), else a local one."""
+    if df.sparkSession.sparkContext.getCheckpointDir():
+        return df.checkpoint(eager=True)
+    return df.localCheckpoint(eager=True)
+
+
+def log_rejections(spark: SparkSession, target: MysqlTarget, table: Table, source: str, rejected: DataFrame,
+                   connections: int) -> int:
+    """Add the rejected rows not already logged (same fingerprint) to the rejections table; returns how many."""
+    logged = database.read_query(
+        spark, target, f"SELECT fingerprint FROM `{REJECTIONS}` WHERE table_name = '{table.name}'"
+    )
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    entries = (
+        rejected.join(logged, "fingerprint", "left_anti")
+        .select(
+            "fingerprint",
+            F.lit(source[:SOURCE_MAX_CHARS]).alias("source"),
+            F.lit(table.name).alias("table_name"),
+            "position",
+            "raw",
+            F.col("reasons_json").alias("reasons"),
+            F.lit(now).cast("timestamp_ntz").alias("rejected_at"),
+        )
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    try:
+        count = entries.count()
+        if count:
+            database.append(entries, target, REJECTIONS, connections)
+        return count
+    finally:
+        entries.unpersist()
+
+
+def write_rejected_report(rejected: DataFrame, uri: str, source: str, table: Table) -> None:
+    """The file's rejected rows, in line order, as one JSON-lines file in the folder `uri` (replacing
+    an earlier run's)."""
+    (
+        rejected.select(
+            F.lit(source).alias("source"),
+            F.lit(table.name).alias("table"),
+            F.col("position").alias("line"),
+            F.col("fields").alias("row"),
+            "reasons",
+        )
+        .orderBy("line")
+        .coalesce(1)
+        .write.mode("overwrite")
+        .json(uri)
+    )
+
+
+def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, rejected_prefix: str | None = None,
+              write_connections: int = 4, read_partitions: int = 4) -> LoadResult:
+    """Load one CSV file into `table`; see the module docstring."""
+    report_uri = rejected_report_uri(uri, table, rejected_prefix)
+    parsed = parse_csv(spark, uri, table).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        line_count = parsed.count()
+        classified = snapshot(classify(spark, target, table, parsed, uri, line_count, read_partitions))
+    finally:
+        parsed.unpersist()
+    counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
+    if counts.get(rows.INSERT):
+        inserts = classified.where(F.col("outcome") == rows.INSERT).select(schema.typed_columns(table))
+        database.append(inserts, target, table.name, write_connections)
+        target.service_database().rebuild_derived()
+    newly_logged = 0
+    if counts.get(rows.REJECTED):
+        rejected = classified.where(F.col("outcome") == rows.REJECTED)
+        write_rejected_report(rejected, report_uri, uri, table)
+        newly_logged = log_rejections(spark, target, table, uri, rejected, write_connections)
+    else:
+        storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
+    result = LoadResult(
+        source=uri,
+        table=table.name,
+        inserted=counts.get(rows.INSERT, 0),
+        unchanged=counts.get(rows.UNCHANGED, 0),
+        rejected=counts.get(rows.REJECTED, 0),
+        newly_logged=newly_logged,
+        rejected_report=report_uri if counts.get(rows.REJECTED) else None,
+    )
+    log.info("loaded %s", asdict(result))
+    return result
+
+
+def run_load(spark: SparkSession, target: MysqlTarget, source: str, table_name: str | None = None,
+             rejected_prefix: str | None = None, write_connections: int = 4, read_partitions: int = 4) -> list[LoadResult]:
+    """Load every CSV file of `source`, referenced tables first."""
+    return [
+        load_file(spark, target, uri, table, rejected_prefix, write_connections, read_partitions)
+        for uri, table in csv_sources(spark, source, table_name)
+    ]
+
+
+def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
+    runtime.setup_logging()
+    args = runtime.job_arguments(sys.argv if argv is None else argv, REQUIRED, OPTIONAL)
+    target = database.target_from_job_arguments(args)
+    with runtime.job_session(args, spark) as session:
+        results = run_load(
+            session, target, args["SOURCE"], args["TABLE"], args["REJECTED_PREFIX"],
+            int(args["WRITE_CONNECTIONS"]), int(args["READ_PARTITIONS"]),
+        )
+    summary = {"job": "load_csv", "files": [asdict(r) for r in results]}
+    runtime.report(summary)
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Fixtures for the Glue jobs: one local SparkSession for the whole run (pyspark 3.5.4 = Glue 5.0),
+MariaDB over JDBC with Debian's MariaDB Connector/J, ``file://`` paths, and a scratch database.
+
+Java, the JDBC jar and a MySQL-compatible server are set up by `make test` (scripts/system-deps.sh,
+scripts/ensure-mysql.sh). When one is missing the tests are skipped locally and fail in CI
+(``REQUIRE_MYSQL=1``): CI never skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import pymysql
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GLUE = ROOT / "glue"
+sys.path.insert(0, str(GLUE))  # the job scripts and hrjobs, as --extra-py-files puts them on Glue
+
+JDBC_JAR = os.environ.get("MARIADB_JDBC_JAR", "/usr/share/java/mariadb-java-client.jar")
+LOCAL_JDBC_DRIVER = "org.mariadb.jdbc.Driver"
+MYSQL = dict(
+    host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
+    port=int(os.environ.get("MYSQL_PORT", "3306")),
+    user=os.environ.get("MYSQL_USER", "root"),
+    password=os.environ.get("MYSQL_PASSWORD", ""),
+)
+# A JVM zone that is not UTC and has no DST: a job that lets JDBC or Avro depend on the JVM's zone
+# shifts every datetime by 5:30 here, instead of passing by luck on a UTC machine.
+JVM_TIME_ZONE = "Asia/Kolkata"
+
+
+def _unavailable(reason: str):
+    if os.environ.get("REQUIRE_MYSQL") == "1":
+        pytest.fail(f"{reason} (REQUIRE_MYSQL=1: the Glue job tests may not be skipped; run `make system-deps mysql`)")
+    pytest.skip(reason)
+
+
+def _admin(database: str | None = None):
+    return pymysql.connect(**MYSQL, database=database, autocommit=True, charset="utf8mb4", connect_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """A local[2] SparkSession with Hive support (the local Avro path) and the MariaDB JDBC driver."""
+    if shutil.which("java") is None:
+        _unavailable("no `java` on PATH (Spark needs Java 17)")
+    if not Path(JDBC_JAR).is_file():
+        _unavailable(f"no JDBC driver at {JDBC_JAR} (Debian package libmariadb-java)")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        _unavailable("pyspark is not installed (pip install -r glue/requirements.txt)")
+
+    from hrjobs import runtime
+
+    scratch = tmp_path_factory.mktemp("spark")
+    # Python workers import the jobs' modules by name, as Glue's executors do from the zip.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), str(GLUE), os.environ.get("PYTHONPATH")]))
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    java_options = f"-Duser.timezone={JVM_TIME_ZONE} -Dderby.system.home={scratch} -Dderby.stream.error.file={scratch / 'derby.log'}"
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("hr-glue-tests")
+        .config("spark.jars", JDBC_JAR)
+        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.executor.extraJavaOptions", java_options)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.warehouse.dir", (scratch / "warehouse").as_uri())
+        .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true")
+        .enableHiveSupport()
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("FATAL")  # the Hive path logs a harmless ERROR per Avro table
+    runtime.configure(session)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def mysql_database():
+    """Name of a scratch database with the service's schema (chalicelib.db), dropped at the end."""
+    try:
+        _admin().close()
+    except pymysql.err.MySQLError as exc:
+        _unavailable(f"MySQL test server {MYSQL['host']}:{MYSQL['port']} unreachable: {exc}")
+    name = f"hr_glue_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _admin()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    from chalicelib.db.mysql import MysqlDatabase
+
+    service = MysqlDatabase(database=name, **MYSQL)
+    service.create_schema()
+    service.close()
+    yield name
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
+
+@pytest.fixture
+def target(mysql_database):
+    """The jobs' view of the scratch database, emptied before each test."""
+    from hrjobs.database import MysqlTarget
+
+    conn = _admin(mysql_database)
+    with conn.cursor() as cur:
+        cur.execute("SET FOREIGN_KEY_CHECKS = 0")
+        cur.execute("SHOW TABLES")
+        for (name,) in cur.fetchall():
+            cur.execute(f"DELETE FROM `{name}`")
+        cur.execute("SET FOREIGN_KEY_CHECKS = 1")
+    conn.close()
+    return MysqlTarget(MYSQL["host"], MYSQL["port"], mysql_database, MYSQL["user"], MYSQL["password"], LOCAL_JDBC_DRIVER)
+
+
+@pytest.fixture
+def sql(target):
+    """`sql(statement, *params)` -> all rows, on the scratch database."""
+    conn = _admin(target.database)
+
+    def run(statement: str, *params):
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return [tuple(r) for r in cur.fetchall()]
+
+    yield run
+    conn.close()

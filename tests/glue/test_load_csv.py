@@ -1,0 +1,137 @@
+"""The CSV load job: the API's rules, applied by Spark, idempotent on re-runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import load_csv
+from chalicelib import validation
+
+EMPLOYEES = [
+    "1,Alice,2021-11-07T02:48:42Z,1,1",  # 1 inserted
+    "2,Bob,2021-11-07T02:48:42+02:00,2,2",  # 2 inserted, stored in UTC
+    "",  # 3 blank: not a row
+    "3,,2021-01-01T00:00:00Z,1,1",  # 4 name missing
+    "4,Carl,not-a-date,1,1",  # 5 not ISO 8601
+    "5,Dan,2021-01-01T00:00:00Z,99,1",  # 6 no department 99
+    "6,Eve,2021-01-01T00:00:00Z,1,77",  # 7 no job 77
+    "1,Alice again,2021-11-07T02:48:42Z,1,1",  # 8 id repeated in the file
+    "100,Ann,2021-01-01T10:00:00Z,1,1",  # 9 identical to the stored row: no-op
+    "101,Changed,2021-01-01T10:00:00Z,1,1",  # 10 id stored with other values
+    "-7,Neg,2021-01-01T00:00:00Z,1,1",  # 11 not a positive integer
+    "8,Too,many,fields,1,1",  # 12 six fields
+    '9,"Quoted, Name",2021-03-01T12:00:00Z,1,2',  # 13 inserted, comma inside quotes
+    "10,  Padded  ,2021-03-01T12:00:00",  # 14 three fields
+    "11,  Padded  ,2021-03-01T12:00:00,2,1",  # 15 inserted, name stripped, no offset = UTC
+]
+EXPECTED_REASONS = {
+    4: ["name: is required"],
+    5: ["datetime: must be an ISO 8601 date and time like 2021-11-07T02:48:42Z, got 'not-a-date'"],
+    6: ["department_id: departments 99 does not exist"],
+    7: ["job_id: jobs 77 does not exist"],
+    8: ["id: 1 is repeated in this batch (first at 1)"],
+    10: ["id: 101 already exists with different values"],
+    11: ["id: must be a whole positive number, got '-7'"],
+    12: ["expected 5 fields (id, name, datetime, department_id, job_id), got 6"],
+    14: ["expected 5 fields (id, name, datetime, department_id, job_id), got 3"],
+}
+
+
+@pytest.fixture
+def seeded(sql):
+    sql("INSERT INTO departments VALUES (1, 'Sales'), (2, 'HR')")
+    sql("INSERT INTO jobs VALUES (1, 'Engineer'), (2, 'Analyst')")
+    sql("INSERT INTO hired_employees VALUES (100, 'Ann', '2021-01-01 10:00:00', 1, 1), (101, 'Ben', '2021-01-01 10:00:00', 1, 1)")
+
+
+def write_csv(root: Path, relative: str, lines: list[str]) -> str:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")  # no newline at the end, as the contract allows
+    return path.as_uri()
+
+
+def read_report(uri: str) -> list[dict]:
+    folder = Path(uri.removeprefix("file://"))
+    lines = []
+    for part in sorted(folder.glob("part-*")):
+        lines += [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines() if line]
+    return lines
+
+
+def test_load_applies_every_rule_and_logs_rejections(spark, target, sql, seeded, tmp_path):
+    source = write_csv(tmp_path, "incoming/hired_employees/2021.csv", EMPLOYEES)
+
+    [result] = load_csv.run_load(spark, target, source)
+
+    assert (result.inserted, result.unchanged, result.rejected, result.newly_logged) == (4, 1, 9, 9)
+    assert sql("SELECT id, name, datetime, department_id, job_id FROM hired_employees ORDER BY id") == [
+        (1, "Alice", datetime(2021, 11, 7, 2, 48, 42), 1, 1),
+        (2, "Bob", datetime(2021, 11, 7, 0, 48, 42), 2, 2),
+        (9, "Quoted, Name", datetime(2021, 3, 1, 12, 0, 0), 1, 2),
+        (11, "Padded", datetime(2021, 3, 1, 12, 0, 0), 2, 1),
+        (100, "Ann", datetime(2021, 1, 1, 10, 0, 0), 1, 1),
+        (101, "Ben", datetime(2021, 1, 1, 10, 0, 0), 1, 1),
+    ]
+
+    logged = sql("SELECT fingerprint, source, table_name, position, raw, reasons FROM rejections ORDER BY position")
+    assert {row[3]: json.loads(row[5]) for row in logged} == EXPECTED_REASONS
+    for fingerprint, logged_source, table_name, position, raw, _ in logged:
+        fields = EMPLOYEES[position - 1]
+        assert (logged_source, table_name) == (source, "hired_employees")
+        assert json.loads(raw) == json.loads(validation.raw_json(next(iter(__import__("csv").reader([fields])))))
+        assert fingerprint == validation.rejection_fingerprint(source, "hired_employees", position, json.loads(raw))
+
+    assert result.rejected_report == (tmp_path / "rejected/hired_employees/2021.csv").as_uri()
+    report = read_report(result.rejected_report)
+    assert [entry["line"] for entry in report] == sorted(EXPECTED_REASONS)
+    assert {entry["line"]: entry["reasons"] for entry in report} == EXPECTED_REASONS
+    assert report[0] == {
+        "source": source,
+        "table": "hired_employees",
+        "line": 4,
+        "row": ["3", "", "2021-01-01T00:00:00Z", "1", "1"],
+        "reasons": ["name: is required"],
+    }
+
+
+def test_rerunning_the_same_file_adds_nothing(spark, target, sql, seeded, tmp_path):
+    source = write_csv(tmp_path, "incoming/hired_employees/2021.csv", EMPLOYEES)
+    load_csv.run_load(spark, target, source)
+    before = (sql("SELECT * FROM hired_employees ORDER BY id"), sql("SELECT fingerprint, reasons, rejected_at FROM rejections ORDER BY id"))
+
+    [again] = load_csv.run_load(spark, target, source)
+
+    assert (again.inserted, again.unchanged, again.rejected, again.newly_logged) == (0, 5, 9, 0)
+    assert (sql("SELECT * FROM hired_employees ORDER BY id"), sql("SELECT fingerprint, reasons, rejected_at FROM rejections ORDER BY id")) == before
+    assert len(read_report(again.rejected_report)) == 9
+
+
+def test_a_prefix_loads_referenced_tables_first_and_a_clean_file_leaves_no_report(spark, target, sql, tmp_path):
+    # In name order employees would come before jobs: only the load order makes them valid.
+    write_csv(tmp_path, "incoming/hired_employees_2021.csv", ["1,Ann,2021-05-05T10:00:00Z,7,3"])
+    write_csv(tmp_path, "incoming/jobs.csv", ["3,Manager"])
+    write_csv(tmp_path, "incoming/departments/c.csv", ["7,Legal"])
+    (tmp_path / "incoming/notes.txt").write_text("not a CSV file")
+    stale = tmp_path / "rejected/departments/c.csv"
+    stale.mkdir(parents=True)
+    (stale / "part-00000.json").write_text("{}\n")
+
+    results = load_csv.run_load(spark, target, (tmp_path / "incoming").as_uri() + "/", rejected_prefix=(tmp_path / "rejected").as_uri() + "/")
+
+    assert [(r.table, r.inserted, r.rejected) for r in results] == [
+        ("departments", 1, 0), ("jobs", 1, 0), ("hired_employees", 1, 0),
+    ]
+    assert sql("SELECT id, department_id, job_id FROM hired_employees") == [(1, 7, 3)]
+    assert not stale.exists()
+
+
+def test_file_name_decides_the_table_outside_a_table_folder():
+    assert load_csv.table_for_source("s3://b/incoming/jobs.csv").name == "jobs"
+    assert load_csv.table_for_source("s3://b/incoming/hired_employees/x.csv").name == "hired_employees"
+    assert load_csv.table_for_source("s3://b/any/x.csv", "departments").name == "departments"
+    assert load_csv.rejected_report_uri("s3://b/incoming/jobs/x.csv", load_csv.table_for_source("s3://b/incoming/jobs.csv")) == "s3://b/rejected/jobs/x.csv"
