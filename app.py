@@ -5,7 +5,7 @@ Each handler parses its request and calls into `chalicelib`; no SQL, CSV parsing
 
 from chalice import Chalice
 
-from chalicelib import __version__, api, ingest
+from chalicelib import __version__, api, ingest, report_http
 from chalicelib.dictionary import table as dictionary_table
 from chalicelib.observability import logger
 from chalicelib.validation import row_to_dict
@@ -128,6 +128,39 @@ def delete_row(table, id):
 
 
 # -- reports (issue 4) -----------------------------------------------------------------------------
+
+
+@app.route("/reports/hires-by-quarter", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def hires_by_quarter():
+    return report_http.report_response(app.current_request, api.database(), "hires-by-quarter")
+
+
+@app.route("/reports/departments-above-mean", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def departments_above_mean():
+    return report_http.report_response(app.current_request, api.database(), "departments-above-mean")
+
+
+# The names the original challenge used; same answers.
+@app.route("/hired_employees_2021_quarters", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def hired_employees_2021_quarters():
+    return report_http.report_response(app.current_request, api.database(), "hires-by-quarter")
+
+
+@app.route("/hired_employees_2021", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def hired_employees_2021():
+    return report_http.report_response(app.current_request, api.database(), "departments-above-mean")
+
+
+# For people: both reports and a chart. In AWS the key must still come as the x-api-key header (API
+# Gateway does not read ?api_key=): open it through a proxy or extension that adds it.
+@app.route("/reports", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def reports_page():
+    return report_http.page_response(app.current_request, api.database())
 
 
 # -- backups and restores (issue 5) ----------------------------------------------------------------

@@ -21,6 +21,9 @@ from chalicelib.settings import ConfigurationError, Settings
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 PUBLIC_ROUTES = frozenset({"/status"})
+# Pages a person opens in a browser, which cannot send a header: the key may come as ?api_key= there.
+# Only for the app's own check (local, tests); in AWS API Gateway reads the x-api-key header only.
+QUERY_KEY_ROUTES = frozenset({"/reports"})
 
 
 class ApiError(Exception):
@@ -89,8 +92,11 @@ def api_key_refusal(request: Any) -> Response | None:
     if not config.api_key:
         return error_response(403, "forbidden", "no API key is configured for this stage (API_KEY)")
     given = (request.headers or {}).get("x-api-key") or ""
+    if not given and route in QUERY_KEY_ROUTES:
+        given = (request.query_params or {}).get("api_key") or ""
     if not hmac.compare_digest(given.encode(), config.api_key.encode()):
-        return error_response(403, "forbidden", "missing or wrong x-api-key header")
+        where = "x-api-key header or api_key parameter" if route in QUERY_KEY_ROUTES else "x-api-key header"
+        return error_response(403, "forbidden", f"missing or wrong {where}")
     return None
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 
 from chalicelib import db as databases
-from chalicelib import ingest, loader, samples
+from chalicelib import ingest, loader, reports, samples
 from chalicelib.dictionary import TABLES, UnknownTable, in_load_order, table_for_filename
 from chalicelib.observability import logger
 from chalicelib.settings import DEFAULT_LOCAL_DATABASE
@@ -90,6 +90,23 @@ def cmd_samples(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    try:
+        year = reports.parse_year(args.year)
+    except reports.InvalidYear as exc:
+        raise CliError(str(exc)) from None
+    report = reports.REPORTS[args.name]
+    rows = report.run(_database(args), year)
+    if args.format == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(reports.to_csv(rows, report.columns))
+    else:
+        print(f"{report.title}, {year}")
+        sys.stdout.write(reports.to_table(rows, report.columns))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     p.add_argument("--database", help=f"sqlite:///path.db or mysql://user:password@host:port/db "
@@ -115,6 +132,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--broken", type=float, default=0.02, help="share of employee rows that break a rule")
     s.set_defaults(func=cmd_samples)
+    s = sub.add_parser("report", help="print a stakeholder report (hires by quarter, departments above the mean)")
+    s.add_argument("name", choices=list(reports.REPORTS))
+    s.add_argument("--year", default=str(reports.DEFAULT_YEAR), help=f"calendar year, UTC (default {reports.DEFAULT_YEAR})")
+    s.add_argument("--format", choices=reports.FORMATS, default="table" if sys.stdout.isatty() else "json",
+                   help="json (an array of objects), csv (with a header row) or table (default on a terminal)")
+    s.set_defaults(func=cmd_report)
     return p
 
 

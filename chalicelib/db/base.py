@@ -21,6 +21,10 @@ T = TypeVar("T")
 
 REJECTIONS = "rejections"
 IN_CHUNK = 1000  # ids per IN (...) list
+# Derived from hired_employees: hires per (year, department, job, quarter), kept exact by the write
+# hooks below so the reports read a few rows instead of scanning the table.
+QUARTERLY_HIRES = "quarterly_hires"
+QUARTERLY_HIRES_KEY = ("year", "department_id", "job_id", "quarter")
 
 
 class DatabaseError(Exception):
@@ -245,6 +249,11 @@ class Database(ABC):
         """Create the tables, keys and foreign keys that do not exist yet (idempotent)."""
         for statement in self._schema_statements():
             self.execute(statement)
+        # A database created before the summary existed has rows and an empty summary: fill it once.
+        if self.query(f"SELECT 1 FROM {self.q(QUARTERLY_HIRES)} LIMIT 1") == [] and self.query(
+            f"SELECT 1 FROM {self.q('hired_employees')} LIMIT 1"
+        ):
+            self.rebuild_derived()
 
     def drop_schema(self) -> None:
         """Drop every table of the service, data included."""
@@ -296,12 +305,107 @@ class Database(ABC):
 
     def after_insert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
         """Typed rows were just inserted into `table` in the current transaction."""
+        if table.name == "hired_employees" and rows:
+            self._add_quarterly_hires(quarterly_counts(rows), sign=1)
 
     def after_delete(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
         """Typed rows were just deleted from `table` in the current transaction."""
+        if table.name == "hired_employees" and rows:
+            self._add_quarterly_hires(quarterly_counts(rows), sign=-1)
 
     def rebuild_derived(self) -> None:
         """Recompute everything derived from the tables (after writes that bypassed `after_insert`)."""
+        hired = self.q("hired_employees")
+        when = self.q("datetime")
+        with self.transaction():
+            self.execute(f"DELETE FROM {self.q(QUARTERLY_HIRES)}")
+            self.execute(
+                f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in (*QUARTERLY_HIRES_KEY, 'hires'))}) "
+                f"SELECT {self._year_sql(when)}, {self.q('department_id')}, {self.q('job_id')}, {self._quarter_sql(when)}, COUNT(*) "
+                f"FROM {hired} GROUP BY 1, 2, 3, 4"
+            )
+
+    def _add_quarterly_hires(self, counts: dict[tuple[int, int, int, int], int], sign: int) -> None:
+        # Keys in one order in every transaction, so two writers lock summary rows in the same order.
+        keys = sorted(counts)
+        table, hires = self.q(QUARTERLY_HIRES), self.q("hires")
+        if sign > 0:
+            self.executemany(self._upsert_quarterly_hires_sql(), [(*k, counts[k]) for k in keys])
+            return
+        match = " AND ".join(f"{self.q(c)} = {self.placeholder}" for c in QUARTERLY_HIRES_KEY)
+        self.executemany(f"UPDATE {table} SET {hires} = {hires} - {self.placeholder} WHERE {match}", [(counts[k], *k) for k in keys])
+        # A (year, department, job, quarter) with no hire left is no row, as if it never had one.
+        self.executemany(f"DELETE FROM {table} WHERE {match} AND {hires} <= 0", [tuple(k) for k in keys])
+
+    @abstractmethod
+    def _upsert_quarterly_hires_sql(self) -> str:
+        """INSERT of (year, department_id, job_id, quarter, hires) that adds `hires` to an existing row."""
+
+    @abstractmethod
+    def _year_sql(self, column: str) -> str:
+        """SQL for the calendar year of a stored (UTC) datetime column."""
+
+    @abstractmethod
+    def _quarter_sql(self, column: str) -> str:
+        """SQL for the calendar quarter (1-4) of a stored (UTC) datetime column."""
+
+    # -- reports --------------------------------------------------------------------------------
+    # Both read the summary by default; `from_table=True` runs the straightforward GROUP BY over
+    # hired_employees instead (the reference the summary is checked against, and the benchmark's baseline).
+
+    def quarterly_hires(self, year: int, from_table: bool = False) -> list[tuple[int, str, int, str, int, int]]:
+        """(department_id, department, job_id, job, quarter, hires) for every quarter of `year` with hires.
+
+        Unordered: the caller orders by name the same way on every backend.
+        """
+        if from_table:
+            when = self.q("datetime")
+            counts = (
+                f"SELECT {self.q('department_id')}, {self.q('job_id')}, {self._quarter_sql(when)} AS {self.q('quarter')}, "
+                f"COUNT(*) AS {self.q('hires')} FROM {self.q('hired_employees')} "
+                f"WHERE {when} >= {self.placeholder} AND {when} <= {self.placeholder} GROUP BY 1, 2, 3"
+            )
+            params: list[Any] = [self._encode(datetime(year, 1, 1)), self._encode(datetime(year, 12, 31, 23, 59, 59))]
+        else:
+            counts = (
+                f"SELECT {self.q('department_id')}, {self.q('job_id')}, {self.q('quarter')}, {self.q('hires')} "
+                f"FROM {self.q(QUARTERLY_HIRES)} WHERE {self.q('year')} = {self.placeholder} AND {self.q('hires')} > 0"
+            )
+            params = [year]
+        sql = (
+            f"SELECT d.{self.q('id')}, d.{self.q('department')}, j.{self.q('id')}, j.{self.q('job')}, c.{self.q('quarter')}, c.{self.q('hires')} "
+            f"FROM ({counts}) c JOIN {self.q('departments')} d ON d.{self.q('id')} = c.{self.q('department_id')} "
+            f"JOIN {self.q('jobs')} j ON j.{self.q('id')} = c.{self.q('job_id')}"
+        )
+        return [(int(a), b, int(c), d, int(e), int(f)) for a, b, c, d, e, f in self.query(sql, params)]
+
+    def department_hires(self, year: int, from_table: bool = False) -> tuple[list[tuple[int, str, int]], int]:
+        """((id, department, hired) for each department with hires in `year`, number of departments)."""
+        if from_table:
+            when = self.q("datetime")
+            counts = (
+                f"SELECT {self.q('department_id')}, COUNT(*) AS {self.q('hired')} FROM {self.q('hired_employees')} "
+                f"WHERE {when} >= {self.placeholder} AND {when} <= {self.placeholder} GROUP BY 1"
+            )
+            params: list[Any] = [self._encode(datetime(year, 1, 1)), self._encode(datetime(year, 12, 31, 23, 59, 59))]
+        else:
+            counts = (
+                f"SELECT {self.q('department_id')}, SUM({self.q('hires')}) AS {self.q('hired')} FROM {self.q(QUARTERLY_HIRES)} "
+                f"WHERE {self.q('year')} = {self.placeholder} GROUP BY 1"
+            )
+            params = [year]
+        # One statement, so the counts and the number of departments come from the same snapshot.
+        sql = (
+            f"SELECT d.{self.q('id')}, d.{self.q('department')}, c.{self.q('hired')}, "
+            f"(SELECT COUNT(*) FROM {self.q('departments')}) "
+            f"FROM ({counts}) c JOIN {self.q('departments')} d ON d.{self.q('id')} = c.{self.q('department_id')} "
+            f"WHERE c.{self.q('hired')} > 0"
+        )
+        rows = self.query(sql, params)
+        if not rows:
+            n_departments = self.query(f"SELECT COUNT(*) FROM {self.q('departments')}")[0][0]
+            return [], int(n_departments)
+        return [(int(i), name, int(hired)) for i, name, hired, _ in rows], int(rows[0][3])
 
     def get_row(self, table: Table, key: int) -> tuple | None:
         rows = self.query(
@@ -408,6 +512,20 @@ class Database(ABC):
                 f"UPDATE {self.q(REJECTIONS)} SET {self.q('reasons')} = {self.placeholder} WHERE {self.q('id')} = {self.placeholder}",
                 [(json.dumps(r, ensure_ascii=False), i) for i, r in reasons_by_id.items()],
             )
+
+
+def quarterly_counts(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int, int, int], int]:
+    """Hires per (year, department_id, job_id, quarter) among typed hired_employees rows (UTC datetimes)."""
+    names = TABLES["hired_employees"].column_names
+    at, department, job = names.index("datetime"), names.index("department_id"), names.index("job_id")
+    counts: dict[tuple[int, int, int, int], int] = {}
+    for row in rows:
+        when = row[at]
+        if isinstance(when, str):
+            when = datetime.fromisoformat(when)
+        key = (when.year, int(row[department]), int(row[job]), (when.month - 1) // 3 + 1)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def sql_types(integer: str, string: str, datetime_: str) -> dict[str, str]:

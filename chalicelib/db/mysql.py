@@ -162,10 +162,20 @@ class MysqlDatabase(Database):
             f"KEY {self.q('ix_table')} ({self.q('table_name')}, {self.q('id')})"
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.q(QUARTERLY_HIRES)} ("
+            f"{self.q('year')} SMALLINT NOT NULL, "
+            f"{self.q('department_id')} INT NOT NULL, "
+            f"{self.q('job_id')} INT NOT NULL, "
+            f"{self.q('quarter')} TINYINT NOT NULL, "
+            f"{self.q('hires')} INT NOT NULL, "
+            f"PRIMARY KEY ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)})"
+            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        )
         return statements
 
     def _drop_statements(self) -> list[str]:
-        names = [REJECTIONS] + [t.name for t in reversed(tables_in_order())]
+        names = [QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
         return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
 
     def _upsert_rejections_sql(self) -> str:
@@ -175,3 +185,16 @@ class MysqlDatabase(Database):
             f"ON DUPLICATE KEY UPDATE {self.q('reasons')} = VALUES({self.q('reasons')}), "
             f"{self.q('rejected_at')} = VALUES({self.q('rejected_at')})"
         )
+
+    def _upsert_quarterly_hires_sql(self) -> str:
+        cols = (*QUARTERLY_HIRES_KEY, "hires")
+        return (
+            f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
+            f"ON DUPLICATE KEY UPDATE {self.q('hires')} = {self.q('hires')} + VALUES({self.q('hires')})"
+        )
+
+    def _year_sql(self, column: str) -> str:
+        return f"YEAR({column})"
+
+    def _quarter_sql(self, column: str) -> str:
+        return f"QUARTER({column})"

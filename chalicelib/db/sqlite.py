@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from chalicelib.db.base import (
+    QUARTERLY_HIRES,
+    QUARTERLY_HIRES_KEY,
     REJECTIONS,
     Database,
     DatabaseError,
@@ -110,10 +112,19 @@ class SqliteDatabase(Database):
             f"CREATE INDEX IF NOT EXISTS {self.q('ix_rejections_table')} ON {self.q(REJECTIONS)} "
             f"({self.q('table_name')}, {self.q('id')})"
         )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {self.q(QUARTERLY_HIRES)} ("
+            f"{self.q('year')} INTEGER NOT NULL, "
+            f"{self.q('department_id')} INTEGER NOT NULL, "
+            f"{self.q('job_id')} INTEGER NOT NULL, "
+            f"{self.q('quarter')} INTEGER NOT NULL, "
+            f"{self.q('hires')} INTEGER NOT NULL, "
+            f"PRIMARY KEY ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)})) WITHOUT ROWID"
+        )
         return statements
 
     def _drop_statements(self) -> list[str]:
-        names = [REJECTIONS] + [t.name for t in reversed(tables_in_order())]
+        names = [QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
         return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
 
     def _upsert_rejections_sql(self) -> str:
@@ -123,3 +134,18 @@ class SqliteDatabase(Database):
             f"ON CONFLICT ({self.q('fingerprint')}) DO UPDATE SET "
             f"{self.q('reasons')} = excluded.{self.q('reasons')}, {self.q('rejected_at')} = excluded.{self.q('rejected_at')}"
         )
+
+    def _upsert_quarterly_hires_sql(self) -> str:
+        cols = (*QUARTERLY_HIRES_KEY, "hires")
+        return (
+            f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
+            f"ON CONFLICT ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)}) DO UPDATE SET "
+            f"{self.q('hires')} = {self.q('hires')} + excluded.{self.q('hires')}"
+        )
+
+    # Datetimes are stored as 'YYYY-MM-DD HH:MM:SS' text in UTC: the year and month are fixed slices.
+    def _year_sql(self, column: str) -> str:
+        return f"CAST(substr({column}, 1, 4) AS INTEGER)"
+
+    def _quarter_sql(self, column: str) -> str:
+        return f"((CAST(substr({column}, 6, 2) AS INTEGER) + 2) / 3)"
