@@ -20,6 +20,14 @@ def _fs_and_path(spark: SparkSession, uri: str):
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
 
 
+def _plain_fs_and_path(spark: SparkSession, uri: str):
+    """For files other tools also read and write (manifest.json): locally, Hadoop's checksummed file
+    system would add a ``.crc`` side file and refuse the file once another tool rewrites it."""
+    fs, path = _fs_and_path(spark, uri)
+    checksummed = spark.sparkContext._jvm.java.lang.Class.forName("org.apache.hadoop.fs.ChecksumFileSystem")
+    return (fs.getRawFileSystem() if checksummed.isInstance(fs) else fs), path
+
+
 def _is_data_file(name: str) -> bool:
     # Hadoop's and Spark's side files (_SUCCESS, .crc, _temporary) are not data.
     return not name.startswith(("_", "."))
@@ -80,7 +88,7 @@ def data_size(spark: SparkSession, uri: str) -> int:
 
 
 def read_bytes(spark: SparkSession, uri: str) -> bytes:
-    fs, path = _fs_and_path(spark, uri)
+    fs, path = _plain_fs_and_path(spark, uri)
     stream = fs.open(path)
     try:
         jvm = spark.sparkContext._jvm
@@ -91,7 +99,7 @@ def read_bytes(spark: SparkSession, uri: str) -> bytes:
 
 def write_bytes(spark: SparkSession, uri: str, data: bytes) -> None:
     """Create (or replace) the object at `uri` with `data`."""
-    fs, path = _fs_and_path(spark, uri)
+    fs, path = _plain_fs_and_path(spark, uri)
     stream = fs.create(path, True)
     try:
         stream.write(bytearray(data))

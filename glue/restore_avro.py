@@ -1,0 +1,154 @@
+"""Glue job (the seeds' S3ToRDS): replace one table's rows with a backup's, atomically.
+
+    --TABLE            the table to restore
+    --BACKUP           s3://bucket/backups/<id>/ (the backup), or the table's data in it:
+                       .../<table>.avro, a single file (API / CLI backups) or a folder of part files
+                       (this Glue job's backups)
+    --WRITE_CONNECTIONS optional (4): most JDBC connections writing the staging table at once
+    + the database options of hrjobs.runtime (--DB_SECRET_ARN or --CONNECTION_NAME)
+
+The rows are read with the dictionary's Avro schema, counted (and checked against the backup's
+manifest when it has one), written in parallel into a staging table, and only then swapped in, in
+one transaction. Any failure before the commit leaves the table as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
+
+from chalicelib import backup_layout, dictionary
+from chalicelib.dictionary import Table
+from hrjobs import avro_io, database, runtime, storage
+from hrjobs.database import MysqlTarget
+
+log = logging.getLogger("restore_avro")
+
+REQUIRED = ("TABLE", "BACKUP")
+OPTIONAL: dict[str, str | None] = {"WRITE_CONNECTIONS": "4"}
+
+
+class RestoreFailed(RuntimeError):
+    """The backup cannot replace the table; the table is unchanged."""
+
+
+def avro_source(backup: str, table: Table) -> str:
+    """The table's Avro data: `backup` itself when it names ``<table>.avro``, else inside the backup folder."""
+    if backup.rstrip("/").endswith(".avro"):
+        return backup.rstrip("/")
+    return storage.join(backup, f"{table.name}.avro")
+
+
+def manifest_rows(spark: SparkSession, source: str, table: Table) -> int | None:
+    """The row count the backup's manifest records for `table` (None without a manifest)."""
+    manifest_uri = storage.join(source.rsplit("/", 1)[0], backup_layout.MANIFEST_NAME)
+    if not storage.exists(spark, manifest_uri):
+        return None
+    entry = json.loads(storage.read_bytes(spark, manifest_uri)).get("tables", {}).get(table.name)
+    return None if entry is None or "rows" not in entry else int(entry["rows"])
+
+
+# -- The staging table and the swap: the job's only SQL outside Spark, on the service's MySQL backend.
+# A RENAME swap is not used: InnoDB re-points foreign keys at a renamed parent table, so renaming
+# `departments` away would leave hired_employees referencing the old copy.
+
+
+def staging_table_name(table: Table) -> str:
+    return f"{table.name}__restore"
+
+
+def create_staging_table(db, table: Table) -> None:
+    """An empty copy of `table` (columns, primary key, indexes; no foreign keys) to load into."""
+    staging = db.q(staging_table_name(table))
+    db.execute(f"DROP TABLE IF EXISTS {staging}")  # left by a run that died before its cleanup
+    db.execute(f"CREATE TABLE {staging} LIKE {db.q(table.name)}")
+
+
+def drop_staging_table(db, table: Table) -> None:
+    db.execute(f"DROP TABLE IF EXISTS {db.q(staging_table_name(table))}")
+
+
+def reference_problems(db, table: Table) -> list[str]:
+    """What the restored rows break, in the current transaction: references from `table` to ids
+    that do not exist, and references into `table` from other tables to ids it no longer has."""
+    problems = []
+    checks = [(table, column, dictionary.table(column.references)) for column in table.references]
+    checks += [(dependent, column, table) for dependent in dictionary.dependents(table.name)
+               for column in dependent.columns if column.references == table.name]
+    for child, column, parent in checks:
+        orphans = db.query(
+            f"SELECT COUNT(*) FROM {db.q(child.name)} c LEFT JOIN {db.q(parent.name)} p "
+            f"ON p.{db.q(parent.key)} = c.{db.q(column.name)} WHERE p.{db.q(parent.key)} IS NULL"
+        )[0][0]
+        if orphans:
+            problems.append(f"{orphans} {child.name} row(s) would name a {parent.name} id that does not exist ({column.name})")
+    return problems
+
+
+def replace_table_from_staging(db, table: Table, expected_rows: int) -> None:
+    """Swap the staged rows in, in one transaction: delete, insert from staging, check references
+    both ways, rebuild derived data, commit; or roll back and raise RestoreFailed."""
+    staging = db.q(staging_table_name(table))
+    columns = ", ".join(db.q(name) for name in table.column_names)
+    with db.transaction():
+        # Checked explicitly below, in both directions; per-row checks would also forbid restoring a
+        # referenced table whose rows are all in the backup.
+        db.execute("SET SESSION foreign_key_checks = 0")
+        try:
+            (staged,) = db.query(f"SELECT COUNT(*) FROM {staging}")[0]
+            if staged != expected_rows:
+                raise RestoreFailed(f"staging table holds {staged} rows, the backup {expected_rows}")
+            db.execute(f"DELETE FROM {db.q(table.name)}")
+            db.execute(f"INSERT INTO {db.q(table.name)} ({columns}) SELECT {columns} FROM {staging}")
+            problems = reference_problems(db, table)
+            if problems:
+                raise RestoreFailed("; ".join(problems))
+            db.rebuild_derived()
+        finally:
+            db.execute("SET SESSION foreign_key_checks = 1")
+
+
+def run_restore(spark: SparkSession, target: MysqlTarget, table: Table, backup: str, write_connections: int = 4) -> dict:
+    """Replace `table`'s rows with the backup's; see the module docstring."""
+    runtime.configure(spark)
+    source = avro_source(backup, table)
+    expected = manifest_rows(spark, source, table)
+    database.require_table(spark, target, table.name)
+    db = target.service_database()
+    try:
+        with avro_io.read_avro(spark, source, table) as rows:
+            rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                count = rows.count()
+                if expected is not None and count != expected:
+                    raise RestoreFailed(f"{source} holds {count} rows, its manifest says {expected}")
+                create_staging_table(db, table)
+                try:
+                    database.append(rows, target, staging_table_name(table), write_connections)
+                    replace_table_from_staging(db, table, count)
+                finally:
+                    drop_staging_table(db, table)
+            finally:
+                rows.unpersist()
+    finally:
+        db.close()
+    log.info("restored %s from %s: %d rows", table.name, source, count)
+    return {"table": table.name, "source": source, "rows": count}
+
+
+def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
+    runtime.setup_logging()
+    args = runtime.job_arguments(sys.argv if argv is None else argv, REQUIRED, OPTIONAL)
+    target = database.target_from_job_arguments(args)
+    with runtime.job_session(args, spark) as session:
+        result = run_restore(session, target, dictionary.table(args["TABLE"]), args["BACKUP"], int(args["WRITE_CONNECTIONS"]))
+    runtime.report({"job": "restore_avro", **result})
+    return result
+
+
+if __name__ == "__main__":
+    main()
