@@ -55,7 +55,21 @@ def name_key(name: str) -> tuple[str, str, str]:
     return bare, unicodedata.normalize("NFC", folded), name
 
 
-QuarterlyHires = Sequence[tuple[int, str, int, str, int, int]]  # (department_id, department, job_id, job, quarter, hires)
+# (department_id, department, job_id, job, Q1, Q2, Q3, Q4), as the backend's quarterly_hires gives them
+QuarterlyHires = Sequence[tuple[int, str, int, str, int, int, int, int]]
+
+
+def _cached(function: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`function` memoized for one report: a few hundred names repeat across thousands of rows."""
+    memo: dict[str, Any] = {}
+
+    def cached(name: str) -> Any:
+        value = memo.get(name)
+        if value is None:
+            value = memo[name] = function(name)
+        return value
+
+    return cached
 
 
 def hires_by_quarter(db: Database, year: int, from_table: bool = False) -> list[dict[str, Any]]:
@@ -68,21 +82,18 @@ def hires_by_quarter(db: Database, year: int, from_table: bool = False) -> list[
 
 def hires_by_quarter_from(counts: QuarterlyHires) -> list[dict[str, Any]]:
     """Report 1 from the backend's quarterly counts."""
-    pivot: dict[tuple[int, int], dict[str, Any]] = {}
-    for department_id, department, job_id, job, quarter, hires in counts:
-        row = pivot.get((department_id, job_id))
-        if row is None:
-            row = pivot[(department_id, job_id)] = {"department": department, "job": job, **dict.fromkeys(QUARTERS, 0)}
-        row[QUARTERS[quarter - 1]] += hires
-    ordered = sorted(pivot.items(), key=lambda item: (name_key(item[1]["department"]), item[0][0], name_key(item[1]["job"]), item[0][1]))
-    return [row for _, row in ordered]
+    key = _cached(name_key)
+    ordered = sorted(counts, key=lambda c: (key(c[1]), c[0], key(c[3]), c[2]))
+    return [{"department": c[1], "job": c[3], "Q1": c[4], "Q2": c[5], "Q3": c[6], "Q4": c[7]} for c in ordered]
 
 
 def quarters_by_department(counts: QuarterlyHires) -> list[tuple[int, str, list[int]]]:
     """(department id, department, hires in Q1..Q4) per department with hires, in report order."""
     per: dict[int, tuple[str, list[int]]] = {}
-    for department_id, department, _, _, quarter, hires in counts:
-        per.setdefault(department_id, (department, [0, 0, 0, 0]))[1][quarter - 1] += hires
+    for department_id, department, _, _, *quarters in counts:
+        totals = per.setdefault(department_id, (department, [0, 0, 0, 0]))[1]
+        for i, hires in enumerate(quarters):
+            totals[i] += hires
     ordered = sorted(per.items(), key=lambda item: (name_key(item[1][0]), item[0]))
     return [(department_id, name, quarters) for department_id, (name, quarters) in ordered]
 

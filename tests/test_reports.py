@@ -406,3 +406,18 @@ def test_cli_report_formats(database_url, capsys):
 
     assert cli.main(["--database", database_url, "report", "departments-above-mean", "--year", "twenty"]) == 1
     assert "year must be" in capsys.readouterr().err
+
+
+def test_an_answer_of_megabytes_comes_back_whole(db):
+    # 60 x 100 (department, job) pairs with 255-character names: about 3 MB of answer, more than
+    # MariaDB's default 1 MB cap on aggregated strings.
+    departments = [{"id": i, "department": f"{i:03d}".ljust(255, "d")} for i in range(1, 61)]
+    jobs = [{"id": i, "job": f"{i:03d}".ljust(255, "j")} for i in range(1, 101)]
+    employees = [
+        {"id": n, "name": "P", "datetime": f"2021-{1 + n % 12:02d}-01T00:00:00Z", "department_id": 1 + n % 60, "job_id": 1 + (n // 60) % 100}
+        for n in range(1, 6001)
+    ]
+    load(db, departments, jobs, employees)
+    rows = reports.hires_by_quarter(db, 2021)
+    assert len(rows) == 6000
+    assert rows == brute_hires_by_quarter(departments, jobs, employees, 2021)
