@@ -1,0 +1,228 @@
+"""The Chalice app (routes, S3 loader, schedules) packaged by `chalice.cdk.Chalice`, and its API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Annotations, Fn, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_s3 as s3
+from aws_cdk.aws_sam import CfnFunction
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from .database import Database
+from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
+from .network import Network
+from .settings import DB_NAME, StageSettings
+
+# Logical ids Chalice gives the functions of app.py (see chalice.utils.to_cfn_resource_name).
+API_HANDLER = "APIHandler"  # every route
+S3_LOADER = "S3Loader"  # @app.lambda_function(name="s3_loader")
+AUTO_TESTER = "AutoTester"  # @app.schedule, def auto_tester
+REST_API = "RestAPI"
+API_STAGE = "api"  # `api_gateway_stage` in .chalice/config.json
+
+
+@dataclass(frozen=True)
+class ApiEndpoint:
+    url: str
+    rest_api_id: str
+
+
+class ChaliceApp(Construct):
+    """The Chalice app with its roles, log groups and stage configuration from the stack.
+
+    Three roles, each holding only what its functions call: the auto-tester reads the API key and
+    nothing else and runs outside the VPC (it calls the public API like any client); the S3 loader may
+    also start the Glue load job; every other function (the API, the scheduled backup) gets the
+    database secret and the data bucket. All logs go to log groups with a retention period.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, project_dir: Path, settings: StageSettings,
+                 network: Network, database: Database, data_bucket: s3.IBucket, load_job_name: str,
+                 load_job_arn: str) -> None:
+        super().__init__(scope, id)
+        self._settings = settings
+        self.security_group = network.security_group(self, "SecurityGroup", "Lambda functions of the Chalice app")
+        database.allow_clients(self.security_group, "from the Lambda functions")
+
+        self.app_role = self._role("AppRole", "API routes and scheduled backup", in_vpc=True)
+        self.loader_role = self._role("LoaderRole", "S3 loader", in_vpc=True)
+        self.auto_tester_role = self._role("AutoTesterRole", "scheduled auto-tester", in_vpc=False)
+        for role in (self.app_role, self.loader_role):
+            database.secret.grant_read(role)
+            data_bucket.grant_read_write(role)
+        self.loader_role.add_to_policy(iam.PolicyStatement(
+            sid="StartTheLoadJob", actions=["glue:StartJobRun", "glue:GetJobRun"], resources=[load_job_arn],
+        ))
+        for role in (self.app_role, self.loader_role):
+            acknowledge(role, "Read and write on the objects of the data bucket only (incoming/, rejected/, "
+                        "backups/ are all this app's)", bucket_objects(data_bucket), *S3_READ_WRITE_ACTIONS)
+            acknowledge(role, "EC2 network-interface actions for a Lambda function in a VPC have no resource-level "
+                        "permissions (the actions of AWSLambdaVPCAccessExecutionRole)", "IAM5[Resource::*]")
+
+        self.access = ApiAccess(self, "Access", settings=settings)
+        self.access.key_secret.grant_read(self.auto_tester_role)
+
+        # Chalice names its stage after its scope's construct path, so it sits directly under the stack:
+        # the stack's id is `dev` or `prod`, and so the app reads that stage of .chalice/config.json.
+        stack = Stack.of(self)
+        self.chalice = Chalice(
+            stack,
+            "ChaliceApp",
+            source_dir=str(project_dir),
+            stage_config={
+                "manage_iam_role": False,
+                "iam_role_arn": self.app_role.role_arn,
+                "subnet_ids": network.vpc.select_subnets(subnet_group_name="app").subnet_ids,
+                "security_group_ids": [self.security_group.security_group_id],
+                "log_retention_in_days": 0,  # the log groups are made below, with grants to each role
+                "environment_variables": {
+                    "DB_SECRET_ARN": database.secret.secret_arn,
+                    "DB_HOST": database.proxy_endpoint,
+                    "DB_NAME": DB_NAME,
+                    "DATA_BUCKET": data_bucket.bucket_name,
+                    "GLUE_LOAD_JOB": load_job_name,
+                    "LOADER_MAX_BYTES": str(settings.loader_max_bytes),
+                },
+            },
+        )
+        self.functions = self._functions()
+        for name in (API_HANDLER, AUTO_TESTER):
+            if name not in self.functions:
+                raise ValueError(f"app.py defines no function with logical id {name!r} (found {sorted(self.functions)})")
+        if S3_LOADER in self.functions:
+            self._use_role(S3_LOADER, self.loader_role)
+        else:
+            Annotations.of(self).add_warning_v2(
+                "hr:no-s3-loader", "app.py has no s3_loader function: objects put in incoming/ will not be loaded"
+            )
+        self._use_role(AUTO_TESTER, self.auto_tester_role)
+        tester = self.functions[AUTO_TESTER]
+        tester.add_property_deletion_override("VpcConfig")
+        for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "GLUE_LOAD_JOB", "LOADER_MAX_BYTES"):
+            # The auto-tester is a client of the API: it is told nothing about the data behind it.
+            tester.add_property_deletion_override(f"Environment.Variables.{variable}")
+        self.endpoint = ApiEndpoint(
+            url=Fn.sub(f"https://${{{REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"),
+            rest_api_id=Fn.ref(REST_API),
+        )
+        self.chalice.add_environment_variable("API_URL", self.endpoint.url, AUTO_TESTER)
+        self.chalice.add_environment_variable("API_KEY_SECRET_ARN", self.access.key_secret.secret_arn, AUTO_TESTER)
+        # `@app.schedule` fixes a default rate in code; each stage sets its own from cdk.json.
+        tester.add_property_override(f"Events.{AUTO_TESTER}Event.Properties.Schedule", settings.auto_tester_rate)
+
+        roles = {S3_LOADER: self.loader_role, AUTO_TESTER: self.auto_tester_role}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        for name, function in self.functions.items():
+            group = logs.LogGroup(
+                self,
+                f"{name}Logs",
+                log_group_name=Fn.join("", ["/aws/lambda/", function.ref]),
+                retention=settings.log_retention,
+                removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+            )
+            group.grant_write(roles.get(name, self.app_role))
+            self.log_groups[name] = group
+
+        self.access.attach(rest_api_id=self.endpoint.rest_api_id)
+
+    def function(self, name: str) -> lambda_.IFunction:
+        """The function `name` (a logical id) as a CDK function that can be granted and notified.
+
+        `Chalice.get_function` imports it by ARN only, and an imported function's `add_permission` does
+        nothing; declaring it in the same environment lets CDK add the permissions S3 needs.
+        """
+        function = self.functions[name]
+        return lambda_.Function.from_function_attributes(
+            self, f"{name}Function", function_arn=function.get_att("Arn").to_string(),
+            same_environment=True, skip_permissions=False,
+        )
+
+    def function_name(self, name: str) -> str:
+        return self.functions[name].ref
+
+    def _functions(self) -> dict[str, CfnFunction]:
+        return {
+            child.node.id: child
+            for child in self.chalice.sam_template.node.children
+            if isinstance(child, CfnFunction)
+        }
+
+    def _use_role(self, name: str, role: iam.Role) -> None:
+        self.functions[name].add_property_override("Role", role.role_arn)
+
+    def _role(self, id: str, purpose: str, *, in_vpc: bool) -> iam.Role:
+        role = iam.Role(
+            self, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self._settings.stack_name}: {purpose}",
+        )
+        if in_vpc:
+            role.add_to_policy(iam.PolicyStatement(
+                sid="LambdaNetworkInterfaces",
+                # The actions of AWSLambdaVPCAccessExecutionRole; EC2 gives them no resource-level permissions.
+                actions=[
+                    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            ))
+        return role
+
+
+class ApiAccess(Construct):
+    """The API key (its value generated into Secrets Manager) and a throttled usage plan.
+
+    API Gateway enforces the key on the routes declared with `api_key_required=True`. Rotating the key
+    means bumping `apiKeyGeneration`: the next deploy creates a new secret and key and removes the old.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, settings: StageSettings) -> None:
+        super().__init__(scope, id)
+        self._settings = settings
+        generation = settings.api_key_generation
+        self.key_secret = secretsmanager.Secret(
+            self,
+            f"KeyValue{generation}",
+            description=f"{settings.stack_name}: value of the API key (generation {generation})",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=40, exclude_punctuation=True, include_space=False
+            ),
+        )
+        acknowledge(self.key_secret, "The API key is rotated by bumping apiKeyGeneration and deploying: API Gateway "
+                    "keys cannot be changed in place by a Secrets Manager rotation function", "SMG4")
+        self.key = apigateway.CfnApiKey(
+            self,
+            f"Key{generation}",
+            enabled=True,
+            description=f"{settings.stack_name}: API key, generation {generation}",
+            value=self.key_secret.secret_value.unsafe_unwrap(),
+        )
+
+    def attach(self, *, rest_api_id: str) -> None:
+        """Create the usage plan for the API's stage and put the key on it."""
+        settings = self._settings
+        self.usage_plan = apigateway.CfnUsagePlan(
+            self,
+            "UsagePlan",
+            description=f"{settings.stack_name}: throttling and daily quota for API key holders",
+            api_stages=[apigateway.CfnUsagePlan.ApiStageProperty(api_id=rest_api_id, stage=Fn.ref(f"{REST_API}.Stage"))],
+            throttle=apigateway.CfnUsagePlan.ThrottleSettingsProperty(
+                rate_limit=settings.api_throttle_rate_per_second, burst_limit=settings.api_throttle_burst
+            ),
+            quota=apigateway.CfnUsagePlan.QuotaSettingsProperty(limit=settings.api_quota_per_day, period="DAY"),
+        )
+        Validations.of(self.usage_plan).acknowledge(Acknowledgment(
+            id="CloudFormation-Validate::F1020",
+            reason="RestAPI.Stage is the stage the Serverless transform generates for the Chalice API; SAM resolves it",
+        ))
+        apigateway.CfnUsagePlanKey(
+            self, "UsagePlanKey", key_id=self.key.ref, key_type="API_KEY", usage_plan_id=self.usage_plan.ref
+        )
