@@ -165,5 +165,41 @@ def reports_page():
 
 # -- backups and restores (issue 5) ----------------------------------------------------------------
 
+from chalicelib import backups  # noqa: E402  (kept with its handlers)
+
+
+@app.route("/backups", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
+@api.handles_errors
+def create_backup():
+    body = api.json_object(app.current_request)
+    tables = backups.tables_named(body.get("tables"))
+    manifest = backups.create_backup(api.database(), backups.BackupSettings.from_env().store(), tables, source="api")
+    return api.json_response(backups.summary(manifest), 201)
+
+
+@app.route("/backups", methods=["GET"], api_key_required=True)
+@api.handles_errors
+def list_backups():
+    limit = (app.current_request.query_params or {}).get("limit")
+    limit = api.positive_int(limit, "limit") if limit is not None else None
+    return {"items": backups.list_backups(backups.BackupSettings.from_env().store(), limit)}
+
+
+@app.route("/restores/{table}", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
+@api.handles_errors
+def restore_table(table):
+    tbl = dictionary_table(table)
+    body = api.json_object(app.current_request)
+    with_dependents = body.get("with_dependents", False)
+    if not isinstance(with_dependents, bool):
+        raise api.ApiError(400, "invalid request", "with_dependents must be true or false")
+    store = backups.BackupSettings.from_env().store()
+    return backups.restore(api.database(), store, body.get("backup"), tbl, with_dependents=with_dependents)
+
+
+@app.schedule(backups.schedule_expression(), name="scheduled_backup")
+def scheduled_backup(event):
+    return backups.scheduled_backup(api.database(), backups.BackupSettings.from_env())
+
 
 # -- auto-tester (issue 7) -------------------------------------------------------------------------

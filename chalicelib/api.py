@@ -14,6 +14,7 @@ from typing import Any, Callable
 from chalice import Response
 
 from chalicelib import db as databases
+from chalicelib.backups import BackupError
 from chalicelib.dictionary import MAX_BATCH_ROWS, UnknownTable
 from chalicelib.observability import logger
 from chalicelib.settings import ConfigurationError, Settings
@@ -57,6 +58,8 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             return error_response(404, "unknown table", str(exc))
         except databases.ReferencedRow as exc:
             return error_response(409, "row is referenced", str(exc))
+        except BackupError as exc:
+            return error_response(exc.status, exc.error, exc.detail)
         except (databases.DatabaseError, databases.InvalidDatabaseUrl, ConfigurationError) as exc:
             logger.error("database unavailable", extra={"detail": str(exc)})
             return error_response(503, "database unavailable", str(exc))

@@ -9,6 +9,7 @@ import sys
 
 from chalicelib import db as databases
 from chalicelib import ingest, loader, reports, samples
+from chalicelib import backup_layout, backups
 from chalicelib.dictionary import TABLES, UnknownTable, in_load_order, table_for_filename
 from chalicelib.observability import logger
 from chalicelib.settings import DEFAULT_LOCAL_DATABASE
@@ -107,6 +108,41 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _backup_location(location: str | None):
+    if location:
+        return backups.open_store(location)
+    return backups.BackupSettings.from_env().store()
+
+
+def cmd_backup(args) -> int:
+    store = _backup_location(args.to)
+    try:
+        tables = backups.tables_named(args.tables)
+    except UnknownTable as exc:
+        raise CliError(str(exc)) from None
+    manifest = backups.create_backup(_database(args), store, tables, source="cli")
+    print(f"backup {manifest['backup']} -> {store.location}/{backup_layout.backup_prefix(manifest['backup'])}")
+    for name, info in manifest["tables"].items():
+        print(f"  {name:16} {info['rows']:>10} rows  {info['bytes']:>12} bytes")
+    return 0
+
+
+def cmd_backups(args) -> int:
+    for b in backups.list_backups(_backup_location(args.location)):
+        state = "" if b["complete"] else "  (incomplete)"
+        tables = ", ".join(f"{name} {info['rows']}" for name, info in b["tables"].items())
+        print(f"{b['backup']}  {b['created_at'] or '-':20}  {b['source'] or '-':8}  {b['bytes']:>12} bytes  {tables}{state}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    store, ref = backups.source(args.source)
+    result = backups.restore(_database(args), store, ref, TABLES[args.table], with_dependents=args.with_dependents)
+    restored = ", ".join(f"{name} {info['rows']} rows" for name, info in result["restored"].items())
+    print(f"restored {restored} in {result['seconds']:.1f} s")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     p.add_argument("--database", help=f"sqlite:///path.db or mysql://user:password@host:port/db "
@@ -138,6 +174,23 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=reports.FORMATS, default="table" if sys.stdout.isatty() else "json",
                    help="json (an array of objects), csv (with a header row) or table (default on a terminal)")
     s.set_defaults(func=cmd_report)
+    s = sub.add_parser("backup", help="back up tables to Avro (default: every table)")
+    s.add_argument("tables", nargs="*", metavar="TABLE", help=f"any of: {', '.join(TABLES)}")
+    s.add_argument("--to", metavar="DIR|s3://bucket/prefix",
+                   help="where backups/<id>/ goes (default: $DATA_BUCKET, else $BACKUP_DIR, else .local/backups)")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("backups", help="list backups, newest first")
+    s.add_argument("--in", dest="location", metavar="DIR|s3://bucket/prefix", help="as for backup --to")
+    s.set_defaults(func=cmd_backups)
+
+    s = sub.add_parser("restore", help="replace a table's rows with a backup's, atomically")
+    s.add_argument("table", choices=list(TABLES))
+    s.add_argument("--from", dest="source", required=True, metavar="FILE|DIR|s3://...",
+                   help="the table's .avro file or part folder, or a backup folder (backups/<id>/)")
+    s.add_argument("--with-dependents", action="store_true",
+                   help="also restore the tables referencing it, from the same backup")
+    s.set_defaults(func=cmd_restore)
     return p
 
 
@@ -153,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except databases.DatabaseError as exc:
         print(f"error: database: {exc}", file=sys.stderr)
+        return 1
+    except backups.BackupError as exc:
+        print(f"error: {exc.error}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,15 +12,16 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-from chalicelib.dictionary import DATETIME, INTEGER, LOAD_ORDER, STRING, TABLES, Table
+from chalicelib.dictionary import DATETIME, INTEGER, LOAD_ORDER, STRING, TABLES, Table, dependents, in_load_order
 from chalicelib.validation import raw_json, rejection_fingerprint
 
 T = TypeVar("T")
 
 REJECTIONS = "rejections"
 IN_CHUNK = 1000  # ids per IN (...) list
+EXPORT_BATCH = 50000  # rows per keyset batch of a backup
 # Derived from hired_employees: hires per (year, department, job, quarter), kept exact by the write
 # hooks below so the reports read a few rows instead of scanning the table.
 QUARTERLY_HIRES = "quarterly_hires"
@@ -45,6 +46,33 @@ class IntegrityConflict(DatabaseError):
 
 class ReferencedRow(DatabaseError):
     """A row cannot be deleted while other rows reference it."""
+
+
+class RowsRejected(Exception):
+    """Rows given to a bulk replace broke a key (a repeated id); nothing was changed."""
+
+
+@dataclass(frozen=True)
+class MissingReferences:
+    """`table.column` names ids (some of `ids`) that `references` does not have."""
+
+    table: str
+    column: str
+    references: str
+    ids: list[int]
+    restored: bool  # True: the restored rows name missing ids; False: other rows name ids the restore drops
+
+    def __str__(self) -> str:
+        shown = ", ".join(map(str, self.ids[:20])) + (", ..." if len(self.ids) > 20 else "")
+        return f"{self.table}.{self.column} names {self.references} id(s) that would not exist: {shown}"
+
+
+class ReferenceViolation(Exception):
+    """Replacing tables would leave references to ids that do not exist; nothing was changed."""
+
+    def __init__(self, problems: list[MissingReferences]):
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
 
 
 @dataclass
@@ -462,6 +490,141 @@ class Database(ABC):
             if len(rows) < batch:
                 return
             after = rows[-1][0]
+
+    # -- backups and restores (issue 5) ---------------------------------------------------------
+    # A backup reads every table in one snapshot; a restore replaces whole tables in one transaction.
+    # Both carry datetimes as whole seconds since 1970-01-01 UTC: the server converts them, which is
+    # several times cheaper than building and parsing datetime objects in the driver.
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of every table (a read-only transaction)."""
+        if getattr(self._local, "depth", 0):
+            yield
+            return
+        conn = self._before_use(self._conn())
+        try:
+            self._begin_snapshot(conn)
+        except Exception as exc:
+            self._discard()
+            raise self._translate(exc) or exc from exc
+        self._local.depth = 1
+        try:
+            yield
+        finally:
+            self._local.depth = 0
+            try:
+                conn.rollback()
+            except Exception:
+                self._discard()
+
+    def _begin_snapshot(self, conn: Any) -> None:
+        self._begin(conn)
+
+    def export_rows(self, table: Table, batch: int = EXPORT_BATCH) -> Iterator[tuple]:
+        """Every row of `table` in id order, fetched in keyset batches (bounded memory); datetime
+        columns as whole seconds since 1970-01-01 UTC."""
+        cols = ", ".join(
+            self._epoch_seconds_sql(self.q(c.name)) if c.type == DATETIME else self.q(c.name) for c in table.columns
+        )
+        key = self.q(table.key)
+        sql = (
+            f"SELECT {cols} FROM {self.q(table.name)} WHERE {key} > {self.placeholder} "
+            f"ORDER BY {key} LIMIT {self.placeholder}"
+        )
+        after = 0
+        while True:
+            rows = self.query(sql, [after, batch])
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def replace_tables(self, contents: Mapping[Table, Iterable[Sequence[Sequence[Any]]]]) -> dict[str, int]:
+        """Replace every row of each table with the given chunks of rows, in one transaction.
+
+        Rows are typed, in dictionary order, with datetimes as whole seconds since 1970-01-01 UTC, and
+        already checked against the field rules. The tables keep their definitions, keys and foreign
+        keys; references are checked once the new rows are in (both from the tables and into them),
+        derived data is rebuilt, and only then is anything committed. On any failure (a repeated id:
+        RowsRejected; a broken reference: ReferenceViolation; an error raised by the chunks; the
+        connection) nothing changes. Returns the number of rows stored per table.
+        """
+        tables = in_load_order(list(contents))
+        stored: dict[str, int] = {}
+        with self.transaction():
+            # Checked in bulk below: row by row, a parent table could not even be emptied.
+            self._suspend_reference_checks()
+            try:
+                for table in reversed(tables):
+                    self.execute(f"DELETE FROM {self.q(table.name)}")
+                for table in tables:
+                    stored[table.name] = 0
+                    for rows in contents[table]:
+                        if rows:
+                            self._load_restored_rows(table, rows)
+                            stored[table.name] += len(rows)
+                problems = self.reference_problems(tables)
+                if problems:
+                    raise ReferenceViolation(problems)
+                self.rebuild_derived()
+            finally:
+                self._resume_reference_checks()
+        return stored
+
+    def reference_problems(self, tables: Sequence[Table], limit: int = 100) -> list[MissingReferences]:
+        """References broken by the current contents of `tables`: from them to ids that do not exist,
+        and into them from other tables to ids they no longer have."""
+        names = {t.name for t in tables}
+        checks = [(t, c, TABLES[c.references]) for t in tables for c in t.references]
+        checks += [
+            (d, c, t)
+            for t in tables
+            for d in dependents(t.name)
+            if d.name not in names
+            for c in d.references
+            if c.references == t.name
+        ]
+        problems = []
+        for child, column, parent in checks:
+            ids = self.missing_references(child, column.name, parent, limit)
+            if ids:
+                problems.append(MissingReferences(child.name, column.name, parent.name, ids, child.name in names))
+        return problems
+
+    def missing_references(self, child: Table, column: str, parent: Table, limit: int = 100) -> list[int]:
+        """Values of `child.column` (ascending, at most `limit`) with no row of that id in `parent`."""
+        pid = self.q(parent.key)
+        # DISTINCT over the indexed column first: the server reads the index's distinct values only.
+        sql = (
+            f"SELECT x.v FROM (SELECT DISTINCT {self.q(column)} AS v FROM {self.q(child.name)}) x "
+            f"LEFT JOIN {self.q(parent.name)} p ON p.{pid} = x.v WHERE p.{pid} IS NULL ORDER BY x.v LIMIT {int(limit)}"
+        )
+        return [int(r[0]) for r in self.query(sql)]
+
+    def _epoch_seconds_sql(self, column: str) -> str:
+        """SQL for a stored datetime column as whole seconds since 1970-01-01 UTC."""
+        raise NotImplementedError
+
+    def _from_epoch_seconds_sql(self, value: str) -> str:
+        """SQL for the stored datetime of `value` seconds since 1970-01-01 UTC."""
+        raise NotImplementedError
+
+    def _suspend_reference_checks(self) -> None:
+        """Stop checking foreign keys row by row until `_resume_reference_checks`, in this transaction."""
+
+    def _resume_reference_checks(self) -> None:
+        """Check foreign keys row by row again."""
+
+    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert restored rows (see `replace_tables`); RowsRejected when one repeats an id."""
+        marks = ", ".join(
+            self._from_epoch_seconds_sql(self.placeholder) if c.type == DATETIME else self.placeholder for c in table.columns
+        )
+        try:
+            self.executemany(f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES ({marks})", rows)
+        except IntegrityConflict as exc:
+            raise RowsRejected(f"{table.name}: {exc}") from exc
 
     # -- rejection log ------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
-from chalicelib.dictionary import DATETIME
+from chalicelib.dictionary import DATETIME, STRING, Table
+from chalicelib.db.base import RowsRejected
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
 _GONE = {2003, 2006, 2013, 2055}  # can't connect, server has gone away, lost connection
@@ -31,6 +32,8 @@ _REFERENCED = {1451}  # cannot delete a parent row
 _CONFLICT = {1062, 1452}  # duplicate key, missing parent row
 _NO_TABLE = {1146}
 _IDLE_PING_SECONDS = 30.0
+# LOAD DATA's default text format escapes (restores; values were checked against the rules already).
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 class MysqlDatabase(Database):
@@ -112,6 +115,68 @@ class MysqlDatabase(Database):
     def _encode(self, value: Any) -> Any:
         # A 'YYYY-MM-DD HH:MM:SS' string escapes several times faster in pymysql than a datetime.
         return value.isoformat(" ") if isinstance(value, datetime) else value
+
+    # -- backups and restores (issue 5) ---------------------------------------------------------
+
+    def _begin_snapshot(self, conn: Any) -> None:
+        with conn.cursor() as cur:
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+
+    def _epoch_seconds_sql(self, column: str) -> str:
+        return f"TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {column})"
+
+    def _from_epoch_seconds_sql(self, value: str) -> str:
+        # TIMESTAMPADD, not FROM_UNIXTIME: independent of the session time zone, and covers years 1000-9999.
+        return f"TIMESTAMPADD(SECOND, {value}, '1970-01-01 00:00:00')"
+
+    def _suspend_reference_checks(self) -> None:
+        # Session-wide, so always undone by `_resume_reference_checks` (a dropped connection takes it along).
+        self.execute("SET SESSION foreign_key_checks = 0")
+
+    def _resume_reference_checks(self) -> None:
+        try:
+            self.execute("SET SESSION foreign_key_checks = 1")
+        except DatabaseError:
+            self._discard()  # a connection in an unknown state is not reused
+
+    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """`LOAD DATA LOCAL INFILE` of the rows from a temporary tab-separated file.
+
+        With LOCAL the server cannot stop the client's stream, so it skips a row whose id repeats and
+        warns instead of failing: every load is checked for a shortfall or a warning (RowsRejected).
+        """
+        import os
+        import tempfile
+
+        columns, assignments = [], []
+        for column in table.columns:
+            if column.type == DATETIME:
+                columns.append(f"@{column.name}")
+                assignments.append(f"{self.q(column.name)} = {self._from_epoch_seconds_sql('@' + column.name)}")
+            else:
+                columns.append(self.q(column.name))
+        escape = [column.type == STRING for column in table.columns]
+        fd, path = tempfile.mkstemp(prefix=f"hr-restore-{table.name}-", suffix=".tsv")
+        try:
+            with open(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.writelines(
+                    "\t".join([v.translate(_TSV_ESCAPES) if e else str(v) for e, v in zip(escape, row)]) + "\n"
+                    for row in rows
+                )
+            cur = self.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+                f"({', '.join(columns)})" + (f" SET {', '.join(assignments)}" if assignments else ""),
+                [path],
+            )
+        finally:
+            os.unlink(path)
+        if cur.rowcount != len(rows) or cur.warning_count:
+            warnings = self.query("SHOW WARNINGS LIMIT 10")
+            raise RowsRejected(
+                f"{table.name}: {len(rows) - cur.rowcount} of {len(rows)} rows not stored: "
+                + "; ".join(str(message) for _, _, message in warnings)
+            )
 
     def create_schema(self) -> None:
         try:

@@ -77,6 +77,22 @@ class SqliteDatabase(Database):
     def _encode(self, value: Any) -> Any:
         return value.strftime(_DATETIME_FORMAT) if isinstance(value, datetime) else value
 
+    # -- backups and restores (issue 5) ---------------------------------------------------------
+
+    def _begin_snapshot(self, conn: sqlite3.Connection) -> None:
+        # Deferred: in WAL mode the first read fixes a snapshot and writers are not blocked meanwhile.
+        conn.execute("BEGIN")
+
+    def _epoch_seconds_sql(self, column: str) -> str:
+        return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+    def _from_epoch_seconds_sql(self, value: str) -> str:
+        return f"datetime({value}, 'unixepoch')"  # 'YYYY-MM-DD HH:MM:SS', as stored
+
+    def _suspend_reference_checks(self) -> None:
+        # Checked at COMMIT instead of per statement; SQLite resets it when the transaction ends.
+        self.execute("PRAGMA defer_foreign_keys = ON")
+
     def _schema_statements(self) -> list[str]:
         statements = []
         for table in tables_in_order():
