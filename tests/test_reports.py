@@ -258,7 +258,7 @@ def test_summary_is_exact_after_batch_inserts_deletes_loads_replays_and_rebuilds
     # A restore or Glue load writes rows without the hooks, then rebuilds: here, rows removed and the
     # summary deliberately broken, then rebuilt.
     db.execute(f"DELETE FROM {db.q('hired_employees')} WHERE {db.q('id')} > 350")
-    db.execute(f"UPDATE {db.q('quarterly_hires')} SET {db.q('hires')} = {db.q('hires')} + 5")
+    db.execute(f"UPDATE {db.q('quarterly_hires')} SET {db.q('q1')} = {db.q('q1')} + 5")
     assert reports.hires_by_quarter(db, 2021) != reports.hires_by_quarter(db, 2021, from_table=True)
     db.rebuild_derived()
     assert_summary_exact(db)

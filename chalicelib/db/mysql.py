@@ -12,6 +12,7 @@ import pymysql
 from chalicelib.db.base import (
     QUARTERLY_HIRES,
     QUARTERLY_HIRES_KEY,
+    QUARTERS,
     REJECTIONS,
     Database,
     DatabaseError,
@@ -233,8 +234,7 @@ class MysqlDatabase(Database):
             f"{self.q('year')} SMALLINT NOT NULL, "
             f"{self.q('department_id')} INT NOT NULL, "
             f"{self.q('job_id')} INT NOT NULL, "
-            f"{self.q('quarter')} TINYINT NOT NULL, "
-            f"{self.q('hires')} INT NOT NULL, "
+            + "".join(f"{self.q(q)} INT NOT NULL, " for q in QUARTERS) +
             f"PRIMARY KEY ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)})"
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
@@ -253,10 +253,11 @@ class MysqlDatabase(Database):
         )
 
     def _upsert_quarterly_hires_sql(self) -> str:
-        cols = (*QUARTERLY_HIRES_KEY, "hires")
+        cols = (*QUARTERLY_HIRES_KEY, *QUARTERS)
+        add = ", ".join(f"{self.q(q)} = {self.q(q)} + VALUES({self.q(q)})" for q in QUARTERS)
         return (
             f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
-            f"ON DUPLICATE KEY UPDATE {self.q('hires')} = {self.q('hires')} + VALUES({self.q('hires')})"
+            f"ON DUPLICATE KEY UPDATE {add}"
         )
 
     def _year_sql(self, column: str) -> str:

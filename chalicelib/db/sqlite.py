@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from chalicelib.db.base import (
     QUARTERLY_HIRES,
     QUARTERLY_HIRES_KEY,
+    QUARTERS,
     REJECTIONS,
     Database,
     DatabaseError,
@@ -133,8 +134,7 @@ class SqliteDatabase(Database):
             f"{self.q('year')} INTEGER NOT NULL, "
             f"{self.q('department_id')} INTEGER NOT NULL, "
             f"{self.q('job_id')} INTEGER NOT NULL, "
-            f"{self.q('quarter')} INTEGER NOT NULL, "
-            f"{self.q('hires')} INTEGER NOT NULL, "
+            + "".join(f"{self.q(q)} INTEGER NOT NULL, " for q in QUARTERS) +
             f"PRIMARY KEY ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)})) WITHOUT ROWID"
         )
         return statements
@@ -152,11 +152,11 @@ class SqliteDatabase(Database):
         )
 
     def _upsert_quarterly_hires_sql(self) -> str:
-        cols = (*QUARTERLY_HIRES_KEY, "hires")
+        cols = (*QUARTERLY_HIRES_KEY, *QUARTERS)
+        add = ", ".join(f"{self.q(q)} = {self.q(q)} + excluded.{self.q(q)}" for q in QUARTERS)
         return (
             f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
-            f"ON CONFLICT ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)}) DO UPDATE SET "
-            f"{self.q('hires')} = {self.q('hires')} + excluded.{self.q('hires')}"
+            f"ON CONFLICT ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)}) DO UPDATE SET {add}"
         )
 
     # Datetimes are stored as 'YYYY-MM-DD HH:MM:SS' text in UTC: the year and month are fixed slices.
