@@ -191,6 +191,7 @@ class ApiAccess(Construct):
         self.key_secret = secretsmanager.Secret(
             self,
             f"KeyValue{generation}",
+            secret_name=f"{settings.stack_name}/api-key-{generation}",
             description=f"{settings.stack_name}: value of the API key (generation {generation})",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=40, exclude_punctuation=True, include_space=False

@@ -58,7 +58,8 @@ class Database(Construct):
             "Cluster",
             cluster_identifier=identifier,
             engine=rds.DatabaseClusterEngine.aurora_mysql(version=ENGINE_VERSION),
-            credentials=rds.Credentials.from_generated_secret(DB_ADMIN_USER),
+            # A predictable name, so `chalice deploy` alone can be granted it (.chalice/policy-<stage>.json).
+            credentials=rds.Credentials.from_generated_secret(DB_ADMIN_USER, secret_name=f"{settings.stack_name}/db"),
             default_database_name=DB_NAME,
             writer=rds.ClusterInstance.serverless_v2("Writer", enable_performance_insights=True),
             readers=readers,
