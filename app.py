@@ -203,3 +203,10 @@ def scheduled_backup(event):
 
 
 # -- auto-tester (issue 7) -------------------------------------------------------------------------
+
+from chalicelib import autotester  # noqa: E402  (kept with its handler)
+
+
+@app.schedule(autotester.SCHEDULE, name="auto_tester")
+def auto_tester(event):
+    return autotester.run_scheduled()
