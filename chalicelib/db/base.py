@@ -409,7 +409,8 @@ class Database(ABC):
                 f"WHERE {self.q('year')} = {self.placeholder} AND {' + '.join(self.q(q) for q in QUARTERS)} > 0"
             )
             params = [year]
-        counts = [tuple(int(v) for v in row) for row in self._query_many_rows(sql, params, columns)]
+        # int(): MySQL's SUM is a DECIMAL.
+        counts = [(int(d), int(j), int(a), int(b), int(c), int(e)) for d, j, a, b, c, e in self._query_many_rows(sql, params, columns)]
         # Names after counts: a department or job named by a count existed when it was read, and a
         # referenced row cannot be deleted, so every name is found.
         departments = self._names(TABLES["departments"], {c[0] for c in counts})
