@@ -43,8 +43,9 @@ def synthesis(tmp_path_factory) -> Synthesis:
 
     context = json.loads((CDK_DIR / "cdk.json").read_text())["context"]
     outdir = tmp_path_factory.mktemp("cdk.out")
-    # chalice.cdk writes its packages to ./chalice.out: keep them out of the work tree.
-    previous = Path.cwd()
+    # chalice.cdk writes its packages to ./chalice.out (keep them out of the work tree), and loading the
+    # app puts the stage's environment variables (CDK tokens) into os.environ: put both back after.
+    previous, environment = Path.cwd(), dict(os.environ)
     os.chdir(tmp_path_factory.mktemp("chalice-cwd"))
     try:
         app = cdk.App(context=context, outdir=str(outdir))
@@ -57,6 +58,8 @@ def synthesis(tmp_path_factory) -> Synthesis:
             assembly = None
     finally:
         os.chdir(previous)
+        os.environ.clear()
+        os.environ.update(environment)
     templates = {s.node.id: json.loads((outdir / f"{s.artifact_id}.template.json").read_text()) for s in stacks}
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None

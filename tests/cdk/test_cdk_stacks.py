@@ -442,3 +442,14 @@ def test_stage_settings_reject_unknown_and_missing_keys():
         StageSettings.from_context("dev", {**CONTEXT["dev"], "logRetentionDays": 31})
     with pytest.raises(ValueError, match="unknown stage"):
         stages_from_context(CONTEXT, "staging")
+
+
+def test_lambda_deployment_package_holds_the_run_time_dependencies(synthesis):
+    """The zip Chalice built for the functions must hold every third-party package app.py imports."""
+    api = resources(synthesis, "dev", "AWS::Serverless::Function")["APIHandler"]
+    key = api["Properties"]["CodeUri"]["Key"].split(".zip")[0]
+    assets = json.loads((synthesis.outdir / "dev.assets.json").read_text())["files"]
+    with zipfile.ZipFile(synthesis.outdir / assets[key]["source"]["path"]) as package:
+        top_level = {name.split("/")[0] for name in package.namelist()}
+    assert {"app.py", "chalicelib", "pymysql", "fastavro", "aws_lambda_powertools"} <= top_level
+    assert "requests" in top_level, "chalicelib/autotester.py imports requests: add it to requirements.txt"
