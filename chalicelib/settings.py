@@ -70,7 +70,9 @@ def database_url_from_env(env) -> str:
         name = env.get("DB_NAME") or secret.get("dbname") or "hr"
         user = quote(str(secret["username"]), safe="")
         password = quote(str(secret["password"]), safe="")
-        return f"mysql://{user}:{password}@{host}:{port}/{name}"
+        # TLS unless explicitly turned off (the CDK app's proxy and cluster refuse plain connections).
+        tls = "false" if env.get("DB_TLS", "true").lower() in ("0", "false", "no") else "true"
+        return f"mysql://{user}:{password}@{host}:{port}/{name}?tls={tls}"
     return env.get("DATABASE_URL") or DEFAULT_LOCAL_DATABASE
 
 

@@ -131,12 +131,19 @@ def test_aws_credentials_come_from_secrets_manager_and_are_cached(monkeypatch):
     settings.forget_secrets()
     env = {"DB_SECRET_ARN": arn, "DB_HOST": "proxy.internal", "DATABASE_URL": "sqlite:///ignored.db"}
     url = settings.Settings.from_env(env).database_url
-    assert url == "mysql://hr_app:p%40ss%2Fword%3A1@proxy.internal:3307/hr"
+    assert url == "mysql://hr_app:p%40ss%2Fword%3A1@proxy.internal:3307/hr?tls=true"
     database = databases.connect(url)
-    assert (database.user, database._password, database.host, database.port) == ("hr_app", "p@ss/word:1", "proxy.internal", 3307)
+    assert (database.user, database._password, database.host, database.port, database.tls) == ("hr_app", "p@ss/word:1", "proxy.internal", 3307, True)
     client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
     assert settings.Settings.from_env(env).database_url == url  # cached per container
     settings.forget_secrets()
+
+
+def test_tls_is_off_only_when_asked_and_a_bad_flag_is_refused():
+    assert databases.connect("mysql://u@h:3306/db").tls is False
+    assert databases.connect("mysql://u@h:3306/db?tls=true").tls is True
+    with pytest.raises(databases.InvalidDatabaseUrl):
+        databases.connect("mysql://u@h:3306/db?tls=maybe")
 
 
 def test_without_a_secret_the_local_database_url_is_used():

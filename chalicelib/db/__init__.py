@@ -6,7 +6,7 @@ All SQL lives in this package. Callers get a backend from `connect(url)` and nev
 from __future__ import annotations
 
 import threading
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from chalicelib.db.base import (
     Database,
@@ -58,8 +58,17 @@ def connect(url: str) -> Database:
             user=unquote(parts.username or "root"),
             password=unquote(parts.password or ""),
             database=unquote(name),
+            tls=_flag(parse_qs(parts.query).get("tls", ["false"])[-1], url),
         )
     raise InvalidDatabaseUrl(f"unsupported database URL {_redact(url)!r}; use sqlite:///... or mysql://...")
+
+
+def _flag(value: str, url: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "required"):
+        return True
+    if value.lower() in ("0", "false", "no", ""):
+        return False
+    raise InvalidDatabaseUrl(f"tls must be true or false in {_redact(url)!r}")
 
 
 def _redact(url: str) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import ssl
 import time
 from datetime import datetime
 from typing import Any, Sequence
@@ -42,9 +45,12 @@ class MysqlDatabase(Database):
     placeholder = "%s"
     column_types = sql_types("INT", "VARCHAR(255)", "DATETIME")
 
-    def __init__(self, host: str, port: int, user: str, password: str, database: str):
+    def __init__(self, host: str, port: int, user: str, password: str, database: str, tls: bool = False):
         super().__init__()
         self.host, self.port, self.user, self._password, self.database = host, port, user, password, database
+        # In AWS the proxy and the cluster require TLS; the server certificate is verified against the
+        # system's CA bundle (RDS Proxy presents an Amazon-issued certificate).
+        self.tls = tls
 
     def __repr__(self) -> str:
         return f"MysqlDatabase({self.user}@{self.host}:{self.port}/{self.database})"
@@ -57,6 +63,7 @@ class MysqlDatabase(Database):
             password=self._password,
             database=self.database if database is None else (database or None),
             charset="utf8mb4",
+            ssl=ssl.create_default_context() if self.tls else None,
             autocommit=True,
             local_infile=True,
             connect_timeout=5,
