@@ -21,6 +21,7 @@ import functools
 import logging
 import math
 import sys
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
@@ -54,6 +55,22 @@ class LoadResult:
     rejected: int
     newly_logged: int
     rejected_report: str | None
+
+
+class _Stopwatch:
+    """Seconds per phase of a load, for the job's log."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 2)
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v} s" for k, v in self.laps.items())
 
 
 def table_for_source(uri: str, table_name: str | None = None) -> Table:
@@ -98,7 +115,7 @@ def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
     """The file's lines after the field rules (`rows.parsed_schema`); positions are line numbers."""
     numbered = spark.sparkContext.textFile(uri).zipWithIndex()
     parsed = numbered.mapPartitions(functools.partial(rows.parse_lines, table.name))
-    return spark.createDataFrame(parsed, rows.parsed_schema(table))
+    return spark.createDataFrame(parsed, rows.parsed_schema(table), verifySchema=False)
 
 
 def classify(spark: SparkSession, target: MysqlTarget, table: Table, parsed: DataFrame, source: str,
@@ -125,8 +142,8 @@ def classify(spark: SparkSession, target: MysqlTarget, table: Table, parsed: Dat
     partitions = max(spark.sparkContext.defaultParallelism, math.ceil(line_count / ROWS_PER_CLASSIFY_PARTITION))
     # All occurrences of an id in one partition, in line order: what classify's first-occurrence rule needs.
     ordered = df.repartition(partitions, key).sortWithinPartitions("position")
-    outcome = ordered.rdd.mapPartitions(functools.partial(rows.classify_partition, table.name, source))
-    return spark.createDataFrame(outcome, rows.classified_schema(table))
+    outcome = ordered.rdd.mapPartitions(functools.partial(rows.classify_partition, table.name, source, ordered.columns))
+    return spark.createDataFrame(outcome, rows.classified_schema(table), verifySchema=False)
 
 
 def snapshot(df: DataFrame) -> DataFrame:
@@ -189,17 +206,25 @@ def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, 
               write_connections: int = 4, read_partitions: int = 4) -> LoadResult:
     """Load one CSV file into `table`; see the module docstring."""
     report_uri = rejected_report_uri(uri, table, rejected_prefix)
+    clock = _Stopwatch()
     parsed = parse_csv(spark, uri, table).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         line_count = parsed.count()
+        clock.lap("parse")
         classified = snapshot(classify(spark, target, table, parsed, uri, line_count, read_partitions))
+        clock.lap("classify")
     finally:
         parsed.unpersist()
     counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
     if counts.get(rows.INSERT):
         inserts = classified.where(F.col("outcome") == rows.INSERT).select(schema.typed_columns(table))
         database.append(inserts, target, table.name, write_connections)
-        target.service_database().rebuild_derived()
+        clock.lap("insert")
+        service = target.service_database()
+        try:
+            service.rebuild_derived()
+        finally:
+            service.close()
     newly_logged = 0
     if counts.get(rows.REJECTED):
         rejected = classified.where(F.col("outcome") == rows.REJECTED)
@@ -216,7 +241,8 @@ def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, 
         newly_logged=newly_logged,
         rejected_report=report_uri if counts.get(rows.REJECTED) else None,
     )
-    log.info("loaded %s", asdict(result))
+    clock.lap("log rejections")
+    log.info("loaded %s in %s", asdict(result), clock)
     return result
 
 

@@ -2,5 +2,5 @@
 and its credentials, file-system access through Hadoop, Avro reading and writing, and the per-row
 functions that run on the executors.
 
-Shipped to Glue in the ``--extra-py-files`` zip beside ``chalicelib`` (see ``glue/package.py``).
+Shipped to Glue in the ``--extra-py-files`` zip beside ``chalicelib`` (see ``glue/build_package.py``).
 """

@@ -18,12 +18,12 @@ INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"
 
 
 def parsed_schema(table: dictionary.Table) -> StructType:
-    """A CSV line after the field rules: its line number, its raw fields, the reasons it breaks the
-    rules (empty when none), and its typed values (null when it breaks them)."""
+    """A CSV line after the field rules: its line number, its text, the reasons it breaks the rules
+    (empty when none), and its typed values (null when it breaks them)."""
     return StructType(
         [
             StructField("position", LongType(), False),
-            StructField("fields", ArrayType(StringType(), False), False),
+            StructField("line", StringType(), False),
             StructField("reasons", ArrayType(StringType(), False), False),
             *spark_schema(table, nullable=True).fields,
         ]
@@ -46,7 +46,8 @@ def classified_schema(table: dictionary.Table) -> StructType:
     )
 
 
-def _split(line: str) -> tuple[list[str], list[str]]:
+def split_line(line: str) -> tuple[list[str], list[str]]:
+    """The CSV fields of one line, or the line as one field and why it cannot be split."""
     try:
         return next(csv.reader([line]), []), []
     except csv.Error as exc:
@@ -66,48 +67,58 @@ def parse_lines(table_name: str, numbered_lines: Iterable[tuple[str, int]]) -> I
             line = line.lstrip("\ufeff")
         if not line.strip():
             continue
-        fields, reasons = _split(line)
+        fields, reasons = split_line(line)
         row = None
         if not reasons:
             row, reasons = validation.check_fields(table, fields)
-        yield (index + 1, fields, reasons, *(row if row is not None else (None,) * width))
+        # The line's text travels on, not its fields: one string is cheaper to move between Python
+        # and the JVM, and only rejected lines need splitting again.
+        yield (index + 1, line, reasons, *(row if row is not None else (None,) * width))
 
 
-def classify_partition(table_name: str, source: str, rows: Iterable[Any]) -> Iterator[tuple]:
+def classify_partition(table_name: str, source: str, columns: list[str], rows: Iterable[Any]) -> Iterator[tuple]:
     """One partition of parsed rows -> rows of `classified_schema`, by ``validation.classify``.
 
-    The partition must hold every occurrence of its ids, in line order, each row carrying ``stored``
-    (the stored row with its id, or null) and a ``<column>_exists`` flag per reference column.
+    `columns` names the rows' fields. The partition must hold every occurrence of its ids, in line
+    order, each row carrying ``stored`` (the stored row with its id, or null) and a
+    ``<column>_exists`` flag per reference column.
     """
     table = dictionary.table(table_name)
-    names = table.column_names
-    ref_columns = [(i, c) for i, c in enumerate(table.columns) if c.references]
+    at = {name: i for i, name in enumerate(columns)}
+    value_at = [at[n] for n in table.column_names]
+    position_at, line_at, reasons_at, stored_at = at["position"], at["line"], at["reasons"], at["stored"]
+    refs = [(i, c.references, at[f"{c.name}_exists"]) for i, c in enumerate(table.columns) if c.references]
     batch: list[validation.Candidate] = []
+    lines: dict[int, str] = {}
     stored: dict[int, tuple] = {}
     existing: dict[str, set[int]] = defaultdict(set)
     for r in rows:
-        typed = None if r["reasons"] else tuple(r[n] for n in names)
-        batch.append(validation.Candidate(r["position"], list(r["fields"]), typed, list(r["reasons"])))
-        if typed is None:
+        position = r[position_at]
+        lines[position] = r[line_at]
+        if r[reasons_at]:
+            batch.append(validation.Candidate(position, None, None, list(r[reasons_at])))
             continue
-        if r["stored"] is not None:
-            stored[typed[0]] = tuple(r["stored"])
-        for i, column in ref_columns:
-            if r[f"{column.name}_exists"]:
-                existing[column.references].add(typed[i])
+        typed = tuple(r[i] for i in value_at)
+        batch.append(validation.Candidate(position, None, typed, []))
+        if r[stored_at] is not None:
+            stored[typed[0]] = tuple(r[stored_at])
+        for i, referenced, flag_at in refs:
+            if r[flag_at]:
+                existing[referenced].add(typed[i])
     classified = validation.classify(table, batch, stored, existing)
-    empty = (None,) * len(names)
+    empty = (None,) * len(value_at)
     for outcome, candidates in ((INSERT, classified.to_insert), (UNCHANGED, classified.unchanged)):
         for c in candidates:
-            yield (outcome, c.position, c.raw, [], None, None, None, *c.row)
+            yield (outcome, c.position, [], [], None, None, None, *c.row)
     for c in classified.rejected:
+        raw, _ = split_line(lines[c.position])
         yield (
             REJECTED,
             c.position,
-            c.raw,
+            raw,
             c.reasons,
-            validation.raw_json(c.raw),
+            validation.raw_json(raw),
             json.dumps(c.reasons, ensure_ascii=False),
-            validation.rejection_fingerprint(source, table.name, c.position, c.raw),
+            validation.rejection_fingerprint(source, table.name, c.position, raw),
             *(c.row if c.row is not None else empty),
         )
