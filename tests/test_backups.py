@@ -202,24 +202,22 @@ def test_backup_routes_need_the_api_key(client, backup_dir):
         assert status == 403
 
 
-def test_the_scheduled_backup_backs_up_every_table_and_keeps_the_last_n(client, db, backup_dir, monkeypatch, caplog):
+def test_the_scheduled_backup_backs_up_every_table_and_keeps_the_last_n(client, db, backup_dir, caplog):
     seed(db, employees=30)
     caplog.set_level("INFO", logger="hr-migration")  # the CLI's tests turn it down process-wide
-    monkeypatch.setenv("BACKUP_KEEP", "2")
+    config = json.loads((Path(__file__).parent.parent / ".chalice" / "config.json").read_text())
+    keep = int(config["environment_variables"]["BACKUP_KEEP"])  # the stage's setting, as in Lambda
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])
-    results = []
-    for _ in range(3):
-        response = client.lambda_.invoke("scheduled_backup", event)
-        results.append(response.payload)
-    assert all(sorted(r["tables"]) == sorted(TABLES) for r in results)
-    assert results[-1]["pruned"] == [results[0]["backup"]]
+    results = [client.lambda_.invoke("scheduled_backup", event).payload for _ in range(keep + 2)]
+    assert all(sorted(r["tables"]) == sorted(TABLES) and r["keep"] == keep for r in results)
+    assert [r["pruned"] for r in results] == [[]] * keep + [[results[0]["backup"]], [results[1]["backup"]]]
     kept = sorted(p.name for p in (backup_dir / "backups").iterdir())
-    assert kept == sorted(r["backup"] for r in results[1:])
+    assert kept == sorted(r["backup"] for r in results[2:])
     manifest = json.loads((backup_dir / "backups" / kept[-1] / "manifest.json").read_text())
     assert manifest["source"] == "schedule" and manifest["tables"]["hired_employees"]["rows"] == 30
     logged = [r for r in caplog.records if r.getMessage() == "scheduled backup done"]
     assert [r.backup for r in logged] == [r["backup"] for r in results]
-    assert logged[-1].pruned == [results[0]["backup"]]
+    assert logged[-1].pruned == [results[1]["backup"]]
 
 
 def test_the_schedule_comes_from_configuration():
