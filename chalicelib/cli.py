@@ -6,11 +6,13 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from chalicelib import db as databases
 from chalicelib import ingest, loader, reports, samples
 from chalicelib import backup_layout, backups
-from chalicelib.dictionary import TABLES, UnknownTable, in_load_order, table_for_filename
+from chalicelib import progress
+from chalicelib.dictionary import TABLES, Table, UnknownTable, in_load_order, table_for_filename
 from chalicelib.observability import logger
 from chalicelib.settings import DEFAULT_LOCAL_DATABASE
 
@@ -27,16 +29,24 @@ def _database(args) -> databases.Database:
         raise CliError(str(exc)) from None
 
 
-def _csv_files(paths: list[str]) -> list[tuple[str, object]]:
+def _csv_files(paths: list[str]) -> list[tuple[str, Table]]:
+    """(path, table) of every file to load, referenced tables first; CliError for anything unusable."""
     files = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(os.path.join(path, name) for name in os.listdir(path) if name.lower().endswith(".csv"))
+            found = sorted(
+                os.path.join(path, name) for name in os.listdir(path)
+                if name.lower().endswith(".csv") and not loader.is_report(name) and os.path.isfile(os.path.join(path, name))
+            )
             if not found:
                 raise CliError(f"{path}: no .csv files in this folder")
             files.extend(found)
-        elif os.path.exists(path):
+        elif os.path.isfile(path):
+            if loader.is_report(path):
+                raise CliError(f"{path}: a rejected-rows report, not data; load the fixed source file instead")
             files.append(path)
+        elif os.path.exists(path):
+            raise CliError(f"{path}: not a file or folder")
         else:
             raise CliError(f"{path}: no such file or folder")
     try:
@@ -60,27 +70,67 @@ def cmd_schema(args) -> int:
 
 def cmd_load(args) -> int:
     database = _database(args)
-    summary: dict[str, dict[str, int]] = {}
-    unreadable = 0
-    for path, table in _csv_files(args.paths):
+    files = _csv_files(args.paths)
+    show = progress.for_stream if args.progress else (lambda *a, **k: None)
+    # Every file is checked whole before any is loaded: a file that cannot be read stops the command
+    # with nothing loaded, rather than leaving a folder half in.
+    checked: dict[str, loader.FileCheck] = {}
+    for path, table in files:
+        bar = show(sys.stderr, f"checking {os.path.basename(path)}", total_bytes=os.path.getsize(path))
         try:
-            with open(path, encoding="utf-8-sig", newline="") as handle:
-                result = loader.load_csv(database, table, handle, source=os.path.abspath(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"{path}: cannot be read: {exc}", file=sys.stderr)
-            unreadable += 1
-            continue
-        counts = summary.setdefault(table.name, {"inserted": 0, "unchanged": 0, "rejected": 0})
+            checked[path] = loader.check(loader.open_file(path), table, progress=bar)
+        except loader.UnreadableFile as exc:
+            raise CliError(f"{path}: {exc}; nothing was loaded") from None
+        finally:
+            if bar is not None:
+                bar.done()
+    started = time.monotonic()
+    summary: dict[str, dict[str, int]] = {}
+    reports = []
+    for path, table in files:
+        bar = show(sys.stderr, os.path.basename(path), total_records=checked[path].records, total_bytes=checked[path].bytes)
+        with loader.RejectedRowsReport(table) as report:
+            try:
+                result = loader.load(
+                    database, table, loader.open_file(path), source=os.path.abspath(path), checked=checked[path],
+                    chunk_rows=args.chunk_rows, progress=bar, report=report,
+                )
+            except loader.UnreadableFile as exc:
+                raise CliError(f"{path}: {exc}") from None
+            finally:
+                if bar is not None:
+                    bar.done()
+            if report.count and report.count >= args.report_min:
+                target = os.path.join(os.path.dirname(os.path.abspath(path)), loader.report_name(path))
+                try:
+                    reports.append(report.save(target))
+                except OSError as exc:
+                    print(f"warning: cannot write the rejected-rows report {target}: {exc.strerror or exc}", file=sys.stderr)
+        counts = summary.setdefault(table.name, {"files": 0, "inserted": 0, "unchanged": 0, "rejected": 0})
+        counts["files"] += 1
         counts["inserted"] += result.inserted
         counts["unchanged"] += result.unchanged
-        counts["rejected"] += len(result.rejected)
-    for name, counts in summary.items():
-        print(f"{name:16} inserted {counts['inserted']:>9}  unchanged {counts['unchanged']:>9}  rejected {counts['rejected']:>7}")
-    return 1 if unreadable else 0
+        counts["rejected"] += result.rejected
+    _print_load_summary(summary, time.monotonic() - started, reports)
+    return 0
+
+
+def _print_load_summary(summary: dict[str, dict[str, int]], seconds: float, reports: list[str]) -> None:
+    print(f"{'table':<16} {'files':>5} {'inserted':>11} {'unchanged':>11} {'rejected':>11}")
+    for name in (n for n in TABLES if n in summary):
+        c = summary[name]
+        print(f"{name:<16} {c['files']:>5} {c['inserted']:>11,} {c['unchanged']:>11,} {c['rejected']:>11,}")
+    rows = sum(c["inserted"] + c["unchanged"] + c["rejected"] for c in summary.values())
+    print(f"{rows:,} rows in {seconds:.{1 if seconds >= 10 else 2}f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+    if any(c["rejected"] for c in summary.values()):
+        print("rejected rows are in the rejection log (GET /rejections); once what they lack is loaded, "
+              "`python -m chalicelib.cli replay` retries them")
+    for path in reports:
+        print(f"rejected-rows report: {path}")
 
 
 def cmd_replay(args) -> int:
-    result = ingest.replay_rejections(_database(args), args.table or None)
+    result = ingest.replay_rejections(_database(args), args.table or None, source=args.source)
     print(json.dumps(result.to_dict(), indent=2))
     return 0
 
@@ -156,10 +206,15 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("load", help="load CSV files or folders (table from the file name)")
     s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--chunk-rows", type=int, default=loader.CHUNK_ROWS, help="rows per transaction (default %(default)s)")
+    s.add_argument("--report-min", type=int, default=loader.REPORT_MIN_REJECTED, metavar="N",
+                   help="write FILE.rejected.csv beside a file with at least N rejected rows (default %(default)s)")
+    s.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar, even on a terminal")
     s.set_defaults(func=cmd_load)
 
     s = sub.add_parser("replay", help="retry the rejected rows (e.g. after the missing departments arrived)")
     s.add_argument("--table", action="append", choices=list(TABLES))
+    s.add_argument("--source", help="only the rejections of this source (a file's absolute path, s3://bucket/key)")
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("samples", help="write realistic sample CSVs (with some broken rows)")

@@ -35,13 +35,18 @@ class BatchResult:
         self.inserted_ids.extend(other.inserted_ids)
 
 
-def classify_and_insert(db: Database, table: Table, batch: list[validation.Candidate]) -> validation.Classified:
-    """Within the caller's transaction: look up what the rules need, classify, insert the valid rows."""
+def classify_and_insert(
+    db: Database, table: Table, batch: list[validation.Candidate], bulk: bool = False
+) -> validation.Classified:
+    """Within the caller's transaction: look up what the rules need, classify, insert the valid rows.
+
+    `bulk` inserts through the backend's bulk path (LOAD DATA on MySQL), for file-sized chunks.
+    """
     ids, refs = validation.lookups(table, batch)
     stored = db.stored_rows(table, ids) if ids else {}
     existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in refs.items()}
     classified = validation.classify(table, batch, stored, existing)
-    db.insert_rows(table, [c.row for c in classified.to_insert])
+    (db.bulk_insert if bulk else db.insert_rows)(table, [c.row for c in classified.to_insert])
     return classified
 
 
@@ -57,10 +62,24 @@ def insert_batch(
     Returns what was inserted, what was an identical re-delivery, and what was rejected with reasons.
     Rejected rows are written to the rejection log (and the structured log) in the same transaction.
     """
-    batch = validation.candidates(table, raws)
+    return insert_candidates(db, table, validation.candidates(table, raws), source, log_rejections)
+
+
+def insert_candidates(
+    db: Database,
+    table: Table,
+    batch: list[validation.Candidate],
+    source: str,
+    log_rejections: bool = True,
+    bulk: bool = False,
+) -> BatchResult:
+    """`insert_batch` for rows the field rules have already been applied to (`validation.candidates`).
+
+    The file loader checks fields on one thread while this runs the previous chunk's transaction.
+    """
 
     def unit() -> validation.Classified:
-        classified = classify_and_insert(db, table, batch)
+        classified = classify_and_insert(db, table, batch, bulk=bulk)
         if log_rejections and classified.rejected:
             db.log_rejections(source, table, ((c.position, c.raw, c.reasons) for c in classified.rejected))
         return classified

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Any, Sequence
 
 import pymysql
+from pymysql.constants import SERVER_STATUS
+from pymysql.converters import escape_string
 
 from chalicelib.db.base import (
     QUARTERLY_HIRES,
@@ -25,7 +27,7 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
-from chalicelib.dictionary import DATETIME, STRING, Table
+from chalicelib.dictionary import DATETIME, INTEGER, STRING, Table
 from chalicelib.db.base import RowsRejected
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
@@ -38,6 +40,19 @@ _NO_TABLE = {1146}
 _IDLE_PING_SECONDS = 30.0
 # LOAD DATA's default text format escapes (restores; values were checked against the rules already).
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# Bulk inserts go in statements of about this size, well under any server's max_allowed_packet.
+_BULK_STATEMENT_BYTES = 2 << 20
+
+
+class _SqlRow(tuple):
+    """A typed row that carries its INSERT literal, written off the transaction's critical path."""
+
+    sql: str
+
+    def __new__(cls, row: Sequence[Any], sql: str) -> "_SqlRow":
+        self = super().__new__(cls, row)
+        self.sql = sql
+        return self
 
 
 class MysqlDatabase(Database):
@@ -119,6 +134,49 @@ class MysqlDatabase(Database):
 
     def q(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
+
+    def bulk_insert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Multi-row INSERT statements of about `_BULK_STATEMENT_BYTES`, of literals written here.
+
+        The values were validated, so writing their literals directly (see `bulk_row`) is several times
+        cheaper than pymysql's per-value escaping in `executemany`. Measured against `LOAD DATA LOCAL
+        INFILE` of the same chunks, the server is as fast on either; but pymysql sends a local file in
+        16 KB packets, each a release of the GIL that then waits behind the loader's parsing thread,
+        while a statement goes in one send. A key or reference clash (a concurrent writer got in after
+        classification) is an error, raised as IntegrityConflict: the caller's transaction is rolled
+        back and retried.
+        """
+        if not rows:
+            return
+        if self._conn().server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
+            literals = [self._row_literal(table, row, self._conn().escape) for row in rows]
+        else:
+            literals = [row.sql if isinstance(row, _SqlRow) else self._row_literal(table, row) for row in rows]
+        head = f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES "
+        start = size = 0
+        for end, text in enumerate(literals, 1):
+            size += len(text) + 1
+            if size >= _BULK_STATEMENT_BYTES or end == len(literals):
+                # No parameters, but pymysql still %-formats the statement: a literal '%' goes doubled.
+                self.execute((head + ",".join(literals[start:end])).replace("%", "%%"))
+                start, size = end, 0
+        self.after_insert(table, rows)
+
+    def bulk_row(self, table: Table, row: tuple) -> tuple:
+        return _SqlRow(row, self._row_literal(table, row))
+
+    @staticmethod
+    def _row_literal(table: Table, row: Sequence[Any], escape: Any = None) -> str:
+        """``(1,'Ana','2021-11-07 02:48:42',3,4)``: the row as the values of an INSERT."""
+        out = []
+        for column, value in zip(table.columns, row):
+            if column.type == INTEGER:
+                out.append(str(int(value)))
+            elif column.type == DATETIME:
+                out.append("'" + value.isoformat(" ") + "'")
+            else:
+                out.append(escape(value) if escape else "'" + escape_string(value) + "'")
+        return "(" + ",".join(out) + ")"
 
     def _encode(self, value: Any) -> Any:
         # A 'YYYY-MM-DD HH:MM:SS' string escapes several times faster in pymysql than a datetime.
