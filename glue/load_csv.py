@@ -217,7 +217,14 @@ def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, 
         parsed.unpersist()
     counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
     if counts.get(rows.INSERT):
-        inserts = classified.where(F.col("outcome") == rows.INSERT).select(schema.typed_columns(table))
+        # Each connection writes one id range in ascending order: interleaved ids from concurrent
+        # connections contend on the same primary-key pages (4x slower on MariaDB).
+        inserts = (
+            classified.where(F.col("outcome") == rows.INSERT)
+            .select(schema.typed_columns(table))
+            .repartitionByRange(max(1, write_connections), table.key)
+            .sortWithinPartitions(table.key)
+        )
         database.append(inserts, target, table.name, write_connections)
         clock.lap("insert")
         service = target.service_database()

@@ -130,6 +130,21 @@ def test_a_prefix_loads_referenced_tables_first_and_a_clean_file_leaves_no_repor
     assert not stale.exists()
 
 
+def test_a_file_of_only_broken_rows_inserts_nothing_and_logs_each(spark, target, sql, tmp_path):
+    # A byte order mark before line 1 is not data; a whitespace-only line is not a row.
+    source = write_csv(tmp_path, "incoming/jobs/broken.csv", ["\ufeffx,Engineer", "2", "  ", "3,"])
+
+    [result] = load_csv.run_load(spark, target, source)
+
+    assert (result.inserted, result.unchanged, result.rejected) == (0, 0, 3)
+    assert sql("SELECT COUNT(*) FROM jobs") == [(0,)]
+    assert sql("SELECT position, reasons FROM rejections ORDER BY position") == [
+        (1, '["id: must be a whole positive number, got \'x\'"]'),
+        (2, '["expected 2 fields (id, job), got 1"]'),
+        (4, '["job: is required"]'),
+    ]
+
+
 def test_file_name_decides_the_table_outside_a_table_folder():
     assert load_csv.table_for_source("s3://b/incoming/jobs.csv").name == "jobs"
     assert load_csv.table_for_source("s3://b/incoming/hired_employees/x.csv").name == "hired_employees"
