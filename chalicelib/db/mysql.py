@@ -184,6 +184,8 @@ class MysqlDatabase(Database):
 
     # -- backups and restores (issue 5) ---------------------------------------------------------
 
+    _for_update = " FOR UPDATE"  # on an empty table: locks the whole range against concurrent inserts
+
     def _begin_snapshot(self, conn: Any) -> None:
         with conn.cursor() as cur:
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
