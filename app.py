@@ -126,6 +126,41 @@ def delete_row(table, id):
 
 # -- uploads and the S3 loader (issue 3) -----------------------------------------------------------
 
+import os  # noqa: E402  (kept with its handlers)
+
+from chalicelib import s3_events, uploads  # noqa: E402
+
+
+@app.route("/uploads/{table}", methods=["POST"], api_key_required=True, content_types=uploads.CSV_CONTENT_TYPES)
+@api.handles_errors
+def upload_csv(table):
+    return uploads.load_body(api.database(), dictionary_table(table), app.current_request.raw_body)
+
+
+@app.route("/uploads/{table}/url", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
+@api.handles_errors
+def upload_url(table):
+    body = api.json_object(app.current_request)
+    return uploads.upload_url(api.settings(), dictionary_table(table), body.get("filename"))
+
+
+# The CDK app subscribes this function to the bucket's `incoming/` objects (`chalice package` cannot
+# take @app.on_s3_event: CloudFormation cannot add notifications to an existing bucket).
+@app.lambda_function(name="s3_loader")
+def s3_loader(event, context):
+    return s3_events.handle(event)
+
+
+# `chalice deploy` on an existing bucket: HR_S3_EVENT_BUCKET=<bucket> at deploy time (best in the
+# stage's environment_variables) registers the S3 trigger. Left unset for the stages CDK packages.
+def s3_upload(event, context=None):
+    return s3_events.handle(event)
+
+
+if os.environ.get("HR_S3_EVENT_BUCKET"):
+    s3_upload = app.on_s3_event(bucket=os.environ["HR_S3_EVENT_BUCKET"], prefix=s3_events.INCOMING, suffix=".csv")(s3_upload)
+
+
 
 # -- reports (issue 4) -----------------------------------------------------------------------------
 
