@@ -119,6 +119,7 @@ def main() -> None:
         [
             ("LOAD DATA LOCAL INFILE (baseline)", f"{raw_seconds:.1f} s, {raw_rows / raw_seconds:,.0f} rows/s ({raw_rows:,} rows)"),
             ("load job, first run", f"{load_seconds:.1f} s, {loaded.inserted / load_seconds:,.0f} rows/s (inserted {loaded.inserted:,}, rejected {loaded.rejected:,})"),
+            ("  phases (s)", ", ".join(f"{k} {v}" for k, v in loaded.seconds.items())),
             ("load job / LOAD DATA", f"{load_seconds / raw_seconds:.1f}x the time"),
             ("load job, re-run (all unchanged)", f"{rerun_seconds:.1f} s (inserted {again.inserted:,}, unchanged {again.unchanged:,})"),
             ("backup job (MySQL -> Avro)", f"{backup_seconds:.1f} s, {backed_up['rows'] / backup_seconds:,.0f} rows/s, {backed_up['bytes'] / 1e6:.1f} MB deflate"),
