@@ -22,6 +22,7 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from chalicelib import backup_layout, dictionary
+from chalicelib.db.base import ReferenceViolation
 from chalicelib.dictionary import Table
 from hrjobs import avro_io, database, runtime, storage
 from hrjobs.database import MysqlTarget
@@ -52,7 +53,8 @@ def manifest_rows(spark: SparkSession, source: str, table: Table) -> int | None:
     return None if entry is None or "rows" not in entry else int(entry["rows"])
 
 
-# -- The staging table and the swap: the job's only SQL outside Spark, on the service's MySQL backend.
+# -- The staging table and the swap: the job's only SQL outside Spark, run through the service's
+# MySQL backend (its transactions, quoting, reference checks and derived data).
 # A RENAME swap is not used: InnoDB re-points foreign keys at a renamed parent table, so renaming
 # `departments` away would leave hired_employees referencing the old copy.
 
@@ -72,26 +74,10 @@ def drop_staging_table(db, table: Table) -> None:
     db.execute(f"DROP TABLE IF EXISTS {db.q(staging_table_name(table))}")
 
 
-def reference_problems(db, table: Table) -> list[str]:
-    """What the restored rows break, in the current transaction: references from `table` to ids
-    that do not exist, and references into `table` from other tables to ids it no longer has."""
-    problems = []
-    checks = [(table, column, dictionary.table(column.references)) for column in table.references]
-    checks += [(dependent, column, table) for dependent in dictionary.dependents(table.name)
-               for column in dependent.columns if column.references == table.name]
-    for child, column, parent in checks:
-        orphans = db.query(
-            f"SELECT COUNT(*) FROM {db.q(child.name)} c LEFT JOIN {db.q(parent.name)} p "
-            f"ON p.{db.q(parent.key)} = c.{db.q(column.name)} WHERE p.{db.q(parent.key)} IS NULL"
-        )[0][0]
-        if orphans:
-            problems.append(f"{orphans} {child.name} row(s) would name a {parent.name} id that does not exist ({column.name})")
-    return problems
-
-
 def replace_table_from_staging(db, table: Table, expected_rows: int) -> None:
     """Swap the staged rows in, in one transaction: delete, insert from staging, check references
-    both ways, rebuild derived data, commit; or roll back and raise RestoreFailed."""
+    both ways (the backend's `reference_problems`), rebuild derived data, commit; or roll back and
+    raise RestoreFailed."""
     staging = db.q(staging_table_name(table))
     columns = ", ".join(db.q(name) for name in table.column_names)
     with db.transaction():
@@ -104,9 +90,9 @@ def replace_table_from_staging(db, table: Table, expected_rows: int) -> None:
                 raise RestoreFailed(f"staging table holds {staged} rows, the backup {expected_rows}")
             db.execute(f"DELETE FROM {db.q(table.name)}")
             db.execute(f"INSERT INTO {db.q(table.name)} ({columns}) SELECT {columns} FROM {staging}")
-            problems = reference_problems(db, table)
+            problems = db.reference_problems([table])
             if problems:
-                raise RestoreFailed("; ".join(problems))
+                raise RestoreFailed(str(ReferenceViolation(problems)))
             db.rebuild_derived()
         finally:
             db.execute("SET SESSION foreign_key_checks = 1")
