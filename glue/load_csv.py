@@ -11,7 +11,7 @@
 Each line is checked by ``chalicelib.validation.check_fields``; then, with the file's ids looked up in
 MySQL and all occurrences of an id in one partition in line order, ``validation.classify`` decides
 insert / identical no-op / reject. Valid rows are appended over JDBC; rejected rows go to
-``rejected/<path under incoming/>/`` (JSON lines) and to the ``rejections`` table, once per
+``rejected/<folder>/<name>.rejected.csv`` (the service loader's report format) and to the ``rejections`` table, once per
 fingerprint, so re-running on the same input changes nothing.
 """
 
@@ -42,6 +42,7 @@ REQUIRED = ("SOURCE",)
 OPTIONAL: dict[str, str | None] = {"TABLE": None, "REJECTED_PREFIX": None, "WRITE_CONNECTIONS": "4", "READ_PARTITIONS": "4"}
 INCOMING = "incoming/"
 REJECTED = "rejected/"
+REPORT_SUFFIX = ".rejected.csv"  # as chalicelib.loader names its reports
 ROWS_PER_CLASSIFY_PARTITION = 200_000  # bounds the Python memory of one classify task
 SOURCE_MAX_CHARS = 1024  # width of rejections.source
 
@@ -83,8 +84,8 @@ def table_for_source(uri: str, table_name: str | None = None) -> Table:
 
 
 def rejected_report_uri(source: str, table: Table, rejected_prefix: str | None = None) -> str:
-    """Where a file's rejected rows go: ``rejected/`` mirrors ``incoming/``
-    (``s3://b/incoming/jobs/x.csv`` -> ``s3://b/rejected/jobs/x.csv/``, a folder of JSON lines)."""
+    """Where a file's rejected-rows report goes, named as the service's loader names it:
+    ``s3://b/incoming/jobs/x.csv`` -> ``s3://b/rejected/jobs/x.rejected.csv``."""
     marker = "/" + INCOMING
     if marker in source:
         root, relative = source.split(marker, 1)
@@ -94,7 +95,9 @@ def rejected_report_uri(source: str, table: Table, rejected_prefix: str | None =
         if root is None:
             raise ValueError(f"{source} is not under {INCOMING}: pass --REJECTED_PREFIX")
         rejected_prefix = f"{root}/{REJECTED}"
-    return storage.join(rejected_prefix, relative)
+    folder, _, name = relative.rpartition("/")
+    stem = name[: -len(".csv")] if name.lower().endswith(".csv") else name
+    return storage.join(rejected_prefix, folder, stem + REPORT_SUFFIX) if folder else storage.join(rejected_prefix, stem + REPORT_SUFFIX)
 
 
 def csv_sources(spark: SparkSession, source: str, table_name: str | None = None) -> list[tuple[str, Table]]:
@@ -182,22 +185,20 @@ def log_rejections(spark: SparkSession, target: MysqlTarget, table: Table, sourc
         entries.unpersist()
 
 
-def write_rejected_report(rejected: DataFrame, uri: str, source: str, table: Table) -> None:
-    """The file's rejected rows, in line order, as one JSON-lines file in the folder `uri` (replacing
-    an earlier run's)."""
-    (
-        rejected.select(
-            F.lit(source).alias("source"),
-            F.lit(table.name).alias("table"),
-            F.col("position").alias("line"),
-            F.col("fields").alias("row"),
-            "reasons",
-        )
-        .orderBy("line")
-        .coalesce(1)
-        .write.mode("overwrite")
-        .json(uri)
-    )
+def write_rejected_report(spark: SparkSession, rejected: DataFrame, uri: str, table: Table) -> None:
+    """The file's rejected rows as one CSV object at `uri`, in the service loader's format (header
+    ``line,reasons,<columns>``; then per row its line number, its reasons joined by "; ", its fields),
+    in line order; it replaces an earlier run's report."""
+    # One partition sorted in place: coalescing sorted partitions does not keep their order.
+    ordered = rejected.select("position", "reasons", "fields").coalesce(1).sortWithinPartitions("position")
+    lines = ordered.rdd.mapPartitions(functools.partial(rows.report_lines, table.name))
+    scratch = f"{uri}.writing"
+    storage.delete(spark, scratch)
+    lines.saveAsTextFile(scratch)
+    [part] = [entry.uri for entry in storage.list_files(spark, scratch)]
+    storage.delete(spark, uri)
+    storage.move(spark, part, uri)
+    storage.delete(spark, scratch)
 
 
 def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, rejected_prefix: str | None = None,
@@ -233,7 +234,7 @@ def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, 
     newly_logged = 0
     if counts.get(rows.REJECTED):
         rejected = classified.where(F.col("outcome") == rows.REJECTED)
-        write_rejected_report(rejected, report_uri, uri, table)
+        write_rejected_report(spark, rejected, report_uri, table)
         newly_logged = log_rejections(spark, target, table, uri, rejected, write_connections)
     else:
         storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file

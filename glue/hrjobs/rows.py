@@ -5,6 +5,7 @@ them by reference to this module (present on every executor through ``--extra-py
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
 from typing import Any, Iterable, Iterator
@@ -52,6 +53,20 @@ def split_line(line: str) -> tuple[list[str], list[str]]:
         return next(csv.reader([line]), []), []
     except csv.Error as exc:
         return [line], [f"malformed CSV line: {exc}"]
+
+
+def report_lines(table_name: str, rejected: Iterable[Any]) -> Iterator[str]:
+    """The rejected-rows report's lines: its header, then per rejected row (position, reasons,
+    fields) its line number, its reasons joined by "; " and its fields, as the service's loader writes."""
+    yield _csv_line(["line", "reasons", *dictionary.table(table_name).column_names])
+    for position, reasons, fields in rejected:
+        yield _csv_line([position, "; ".join(reasons), *fields])
+
+
+def _csv_line(values: list) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(values)
+    return out.getvalue()
 
 
 def parse_lines(table_name: str, numbered_lines: Iterable[tuple[str, int]]) -> Iterator[tuple]:

@@ -113,6 +113,15 @@ def delete(spark: SparkSession, uri: str) -> None:
         fs.delete(path, True)
 
 
+def move(spark: SparkSession, source: str, destination: str) -> None:
+    """Move one file (on S3 a copy and a delete), without Hadoop's local checksum side file."""
+    fs, src = _plain_fs_and_path(spark, source)
+    _, dst = _plain_fs_and_path(spark, destination)
+    fs.mkdirs(dst.getParent())
+    if not fs.rename(src, dst):
+        raise OSError(f"could not move {source} to {destination}")
+
+
 def copy(spark: SparkSession, source: str, destination: str) -> None:
     jvm = spark.sparkContext._jvm
     src_fs, src = _fs_and_path(spark, source)

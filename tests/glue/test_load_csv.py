@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime
 from pathlib import Path
@@ -55,12 +56,11 @@ def write_csv(root: Path, relative: str, lines: list[str]) -> str:
     return path.as_uri()
 
 
-def read_report(uri: str) -> list[dict]:
-    folder = Path(uri.removeprefix("file://"))
-    lines = []
-    for part in sorted(folder.glob("part-*")):
-        lines += [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines() if line]
-    return lines
+def read_report(uri: str) -> list[list[str]]:
+    """The rejected-rows report: one CSV file, header first."""
+    path = Path(uri.removeprefix("file://"))
+    assert path.is_file() and not list(path.parent.glob("*.writing"))
+    return list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
 
 
 def test_load_applies_every_rule_and_logs_rejections(spark, target, sql, seeded, tmp_path):
@@ -83,20 +83,17 @@ def test_load_applies_every_rule_and_logs_rejections(spark, target, sql, seeded,
     for fingerprint, logged_source, table_name, position, raw, _ in logged:
         fields = EMPLOYEES[position - 1]
         assert (logged_source, table_name) == (source, "hired_employees")
-        assert json.loads(raw) == json.loads(validation.raw_json(next(iter(__import__("csv").reader([fields])))))
+        assert json.loads(raw) == json.loads(validation.raw_json(next(csv.reader([fields]))))
         assert fingerprint == validation.rejection_fingerprint(source, "hired_employees", position, json.loads(raw))
 
-    assert result.rejected_report == (tmp_path / "rejected/hired_employees/2021.csv").as_uri()
-    report = read_report(result.rejected_report)
-    assert [entry["line"] for entry in report] == sorted(EXPECTED_REASONS)
-    assert {entry["line"]: entry["reasons"] for entry in report} == EXPECTED_REASONS
-    assert report[0] == {
-        "source": source,
-        "table": "hired_employees",
-        "line": 4,
-        "row": ["3", "", "2021-01-01T00:00:00Z", "1", "1"],
-        "reasons": ["name: is required"],
-    }
+    # The same report, name and format as the service's loader writes for a file with rejections.
+    assert result.rejected_report == (tmp_path / "rejected/hired_employees/2021.rejected.csv").as_uri()
+    header, *report = read_report(result.rejected_report)
+    assert header == ["line", "reasons", "id", "name", "datetime", "department_id", "job_id"]
+    assert [int(entry[0]) for entry in report] == sorted(EXPECTED_REASONS)
+    assert {int(entry[0]): entry[1] for entry in report} == {k: "; ".join(v) for k, v in EXPECTED_REASONS.items()}
+    assert report[0] == ["4", "name: is required", "3", "", "2021-01-01T00:00:00Z", "1", "1"]
+    assert report[-1][2:] == ["10", "  Padded  ", "2021-03-01T12:00:00"]
 
 
 def test_rerunning_the_same_file_adds_nothing(spark, target, sql, seeded, tmp_path):
@@ -108,7 +105,7 @@ def test_rerunning_the_same_file_adds_nothing(spark, target, sql, seeded, tmp_pa
 
     assert (again.inserted, again.unchanged, again.rejected, again.newly_logged) == (0, 5, 9, 0)
     assert (sql("SELECT * FROM hired_employees ORDER BY id"), sql("SELECT fingerprint, reasons, rejected_at FROM rejections ORDER BY id")) == before
-    assert len(read_report(again.rejected_report)) == 9
+    assert len(read_report(again.rejected_report)) == 1 + 9
 
 
 def test_a_prefix_loads_referenced_tables_first_and_a_clean_file_leaves_no_report(spark, target, sql, tmp_path):
@@ -117,9 +114,9 @@ def test_a_prefix_loads_referenced_tables_first_and_a_clean_file_leaves_no_repor
     write_csv(tmp_path, "incoming/jobs.csv", ["3,Manager"])
     write_csv(tmp_path, "incoming/departments/c.csv", ["7,Legal"])
     (tmp_path / "incoming/notes.txt").write_text("not a CSV file")
-    stale = tmp_path / "rejected/departments/c.csv"
-    stale.mkdir(parents=True)
-    (stale / "part-00000.json").write_text("{}\n")
+    stale = tmp_path / "rejected/departments/c.rejected.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("line,reasons,id,department\n")
 
     results = load_csv.run_load(spark, target, (tmp_path / "incoming").as_uri() + "/", rejected_prefix=(tmp_path / "rejected").as_uri() + "/")
 
@@ -149,4 +146,7 @@ def test_file_name_decides_the_table_outside_a_table_folder():
     assert load_csv.table_for_source("s3://b/incoming/jobs.csv").name == "jobs"
     assert load_csv.table_for_source("s3://b/incoming/hired_employees/x.csv").name == "hired_employees"
     assert load_csv.table_for_source("s3://b/any/x.csv", "departments").name == "departments"
-    assert load_csv.rejected_report_uri("s3://b/incoming/jobs/x.csv", load_csv.table_for_source("s3://b/incoming/jobs.csv")) == "s3://b/rejected/jobs/x.csv"
+    jobs = load_csv.table_for_source("s3://b/incoming/jobs.csv")
+    assert load_csv.rejected_report_uri("s3://b/incoming/jobs/x.csv", jobs) == "s3://b/rejected/jobs/x.rejected.csv"
+    assert load_csv.rejected_report_uri("s3://b/incoming/jobs.csv", jobs, "s3://b/rejected/") == "s3://b/rejected/jobs.rejected.csv"
+    assert load_csv.rejected_report_uri("s3://b/drop/x.csv", jobs, "s3://b/rejected/") == "s3://b/rejected/jobs/x.rejected.csv"
