@@ -243,3 +243,13 @@ def refs_url(db) -> str:
     if db.dialect == "sqlite":
         return f"sqlite:///{db.path}"
     return f"mysql://{db.user}@{db.host}:{db.port}/{db.database}"
+
+
+def test_the_bulk_path_quotes_strings_right_when_the_server_takes_no_backslash_escapes(db):
+    if db.dialect != "mysql":
+        pytest.skip("a MySQL server mode")
+    db.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+    names = ["O'Connor", "back\\slash", 'say "hi"', "100%"]
+    result = load_text(db, DEPARTMENTS, "".join(f'{i},"{n.replace(chr(34), chr(34) * 2)}"\n' for i, n in enumerate(names, 1)))
+    assert result.inserted == len(names)
+    assert [name for _, name in stored(db, DEPARTMENTS)] == names

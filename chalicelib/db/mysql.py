@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import tempfile
 import ssl
@@ -42,6 +43,19 @@ _IDLE_PING_SECONDS = 30.0
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # Bulk inserts go in statements of about this size, well under any server's max_allowed_packet.
 _BULK_STATEMENT_BYTES = 2 << 20
+_NEEDS_ESCAPE = re.compile(r"[\\'\"\x00\n\r\x1a]").search
+
+
+def _string_literal(value: str) -> str:
+    return "'" + (escape_string(value) if _NEEDS_ESCAPE(value) else value) + "'"
+
+
+def _datetime_literal(value: datetime) -> str:
+    return "'" + value.isoformat(" ") + "'"
+
+
+_LITERAL_BY_TYPE = {INTEGER: str, STRING: _string_literal, DATETIME: _datetime_literal}
+_LITERALS = {t.name: tuple(_LITERAL_BY_TYPE[c.type] for c in t.columns) for t in tables_in_order()}
 
 
 class _SqlRow(tuple):
@@ -167,16 +181,15 @@ class MysqlDatabase(Database):
 
     @staticmethod
     def _row_literal(table: Table, row: Sequence[Any], escape: Any = None) -> str:
-        """``(1,'Ana','2021-11-07 02:48:42',3,4)``: the row as the values of an INSERT."""
-        out = []
-        for column, value in zip(table.columns, row):
-            if column.type == INTEGER:
-                out.append(str(int(value)))
-            elif column.type == DATETIME:
-                out.append("'" + value.isoformat(" ") + "'")
-            else:
-                out.append(escape(value) if escape else "'" + escape_string(value) + "'")
-        return "(" + ",".join(out) + ")"
+        """``(1,'Ana','2021-11-07 02:48:42',3,4)``: the row as the values of an INSERT.
+
+        With `escape` (the connection's, when the server runs with NO_BACKSLASH_ESCAPES) strings are
+        quoted by it; otherwise by backslash escaping, skipped for the usual string that needs none.
+        """
+        literals = _LITERALS[table.name] if escape is None else tuple(
+            escape if c.type == STRING else _LITERALS[table.name][i] for i, c in enumerate(table.columns)
+        )
+        return "(" + ",".join([literal(value) for literal, value in zip(literals, row)]) + ")"
 
     def _encode(self, value: Any) -> Any:
         # A 'YYYY-MM-DD HH:MM:SS' string escapes several times faster in pymysql than a datetime.
