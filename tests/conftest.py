@@ -89,6 +89,15 @@ def db(database_url):
     database.close()
 
 
+@pytest.fixture
+def mysql_db(mysql_url):
+    """The MySQL backend on an empty schema, for behaviour only MySQL has (server modes, concurrent writers)."""
+    database = databases.connect(mysql_url)
+    _reset(database)
+    yield database
+    database.close()
+
+
 API_KEY = "test-key"  # the `test` stage's key in .chalice/config.json
 
 

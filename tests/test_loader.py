@@ -218,9 +218,11 @@ def test_load_csv_takes_an_open_text_stream(db):
     assert result.inserted == 2
 
 
-def test_a_concurrent_writer_between_classification_and_insert_is_retried(refs, monkeypatch):
-    if refs.dialect == "sqlite":
-        pytest.skip("SQLite takes the write lock at BEGIN: no other writer can get in between")
+def test_a_concurrent_writer_between_classification_and_insert_is_retried(mysql_db, monkeypatch):
+    # MySQL only: SQLite takes the write lock at BEGIN, so no other writer can get in between.
+    refs = mysql_db
+    load_text(refs, DEPARTMENTS, "1,Engineering\n2,Sales\n")
+    load_text(refs, JOBS, "1,DBA Lead\n2,Data Entry Clerk\n")
     # Another writer stores id 2 after this chunk was classified: the bulk insert clashes, the
     # transaction is rolled back and classified again, and the row is then an identical no-op.
     real = refs.bulk_insert
@@ -245,9 +247,8 @@ def refs_url(db) -> str:
     return f"mysql://{db.user}@{db.host}:{db.port}/{db.database}"
 
 
-def test_the_bulk_path_quotes_strings_right_when_the_server_takes_no_backslash_escapes(db):
-    if db.dialect != "mysql":
-        pytest.skip("a MySQL server mode")
+def test_the_bulk_path_quotes_strings_right_when_the_server_takes_no_backslash_escapes(mysql_db):
+    db = mysql_db
     db.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
     names = ["O'Connor", "back\\slash", 'say "hi"', "100%"]
     result = load_text(db, DEPARTMENTS, "".join(f'{i},"{n.replace(chr(34), chr(34) * 2)}"\n' for i, n in enumerate(names, 1)))
