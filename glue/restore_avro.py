@@ -22,7 +22,7 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from chalicelib import backup_layout, dictionary
-from chalicelib.db.base import ReferenceViolation
+from chalicelib.db.base import DatabaseError, ReferenceViolation
 from chalicelib.dictionary import Table
 from hrjobs import avro_io, database, runtime, storage
 from hrjobs.database import MysqlTarget
@@ -53,51 +53,6 @@ def manifest_rows(spark: SparkSession, source: str, table: Table) -> int | None:
     return None if entry is None or "rows" not in entry else int(entry["rows"])
 
 
-# -- The staging table and the swap: the job's only SQL outside Spark, run through the service's
-# MySQL backend (its transactions, quoting, reference checks and derived data).
-# A RENAME swap is not used: InnoDB re-points foreign keys at a renamed parent table, so renaming
-# `departments` away would leave hired_employees referencing the old copy.
-
-
-def staging_table_name(table: Table) -> str:
-    return f"{table.name}__restore"
-
-
-def create_staging_table(db, table: Table) -> None:
-    """An empty copy of `table` (columns, primary key, indexes; no foreign keys) to load into."""
-    staging = db.q(staging_table_name(table))
-    db.execute(f"DROP TABLE IF EXISTS {staging}")  # left by a run that died before its cleanup
-    db.execute(f"CREATE TABLE {staging} LIKE {db.q(table.name)}")
-
-
-def drop_staging_table(db, table: Table) -> None:
-    db.execute(f"DROP TABLE IF EXISTS {db.q(staging_table_name(table))}")
-
-
-def replace_table_from_staging(db, table: Table, expected_rows: int) -> None:
-    """Swap the staged rows in, in one transaction: delete, insert from staging, check references
-    both ways (the backend's `reference_problems`), rebuild derived data, commit; or roll back and
-    raise RestoreFailed."""
-    staging = db.q(staging_table_name(table))
-    columns = ", ".join(db.q(name) for name in table.column_names)
-    with db.transaction():
-        # Checked explicitly below, in both directions; per-row checks would also forbid restoring a
-        # referenced table whose rows are all in the backup.
-        db.execute("SET SESSION foreign_key_checks = 0")
-        try:
-            (staged,) = db.query(f"SELECT COUNT(*) FROM {staging}")[0]
-            if staged != expected_rows:
-                raise RestoreFailed(f"staging table holds {staged} rows, the backup {expected_rows}")
-            db.execute(f"DELETE FROM {db.q(table.name)}")
-            db.execute(f"INSERT INTO {db.q(table.name)} ({columns}) SELECT {columns} FROM {staging}")
-            problems = db.reference_problems([table])
-            if problems:
-                raise RestoreFailed(str(ReferenceViolation(problems)))
-            db.rebuild_derived()
-        finally:
-            db.execute("SET SESSION foreign_key_checks = 1")
-
-
 def run_restore(spark: SparkSession, target: MysqlTarget, table: Table, backup: str, write_connections: int = 4) -> dict:
     """Replace `table`'s rows with the backup's; see the module docstring."""
     runtime.configure(spark)
@@ -112,12 +67,16 @@ def run_restore(spark: SparkSession, target: MysqlTarget, table: Table, backup: 
                 count = rows.count()
                 if expected is not None and count != expected:
                     raise RestoreFailed(f"{source} holds {count} rows, its manifest says {expected}")
-                create_staging_table(db, table)
+                # Staged in parallel, then swapped in by the service's backend in one transaction.
+                staging = db.create_staging(table)
                 try:
-                    database.append(rows, target, staging_table_name(table), write_connections)
-                    replace_table_from_staging(db, table, count)
+                    database.append(rows, target, staging, write_connections)
+                    try:
+                        db.replace_from_staging(table, count)
+                    except (ReferenceViolation, DatabaseError) as exc:
+                        raise RestoreFailed(str(exc)) from exc
                 finally:
-                    drop_staging_table(db, table)
+                    db.drop_staging(table)
             finally:
                 rows.unpersist()
     finally:

@@ -25,11 +25,12 @@ from chalicelib.db.base import (
     DatabaseUnavailable,
     IntegrityConflict,
     ReferencedRow,
+    ReferenceViolation,
+    RowsRejected,
     sql_types,
     tables_in_order,
 )
 from chalicelib.dictionary import DATETIME, INTEGER, STRING, Table
-from chalicelib.db.base import RowsRejected
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
 _GONE = {2003, 2006, 2013, 2055}  # can't connect, server has gone away, lost connection
@@ -209,6 +210,47 @@ class MysqlDatabase(Database):
     def _from_epoch_seconds_sql(self, value: str) -> str:
         # TIMESTAMPADD, not FROM_UNIXTIME: independent of the session time zone, and covers years 1000-9999.
         return f"TIMESTAMPADD(SECOND, {value}, '1970-01-01 00:00:00')"
+
+    # -- staging tables, for restores whose rows arrive from outside this process (the Glue job) ------
+    # A RENAME swap is not used: InnoDB re-points foreign keys at a renamed parent table, so renaming
+    # `departments` away would leave hired_employees referencing the old copy.
+
+    @staticmethod
+    def staging_name(table: Table) -> str:
+        return f"{table.name}__restore"
+
+    def create_staging(self, table: Table) -> str:
+        """An empty copy of `table` (columns, primary key, indexes; no foreign keys) to load into."""
+        staging = self.q(self.staging_name(table))
+        self.execute(f"DROP TABLE IF EXISTS {staging}")  # left by a run that died before its cleanup
+        self.execute(f"CREATE TABLE {staging} LIKE {self.q(table.name)}")
+        return self.staging_name(table)
+
+    def drop_staging(self, table: Table) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {self.q(self.staging_name(table))}")
+
+    def replace_from_staging(self, table: Table, expected_rows: int) -> None:
+        """Swap the staged rows in, in one transaction: delete, insert from staging, check references
+        both ways, rebuild derived data, commit. Raises ReferenceViolation, or DatabaseError when the
+        staging table does not hold `expected_rows`; either way the table is unchanged."""
+        staging = self.q(self.staging_name(table))
+        columns = ", ".join(self.q(name) for name in table.column_names)
+        with self.transaction():
+            # Checked explicitly below, in both directions; per-row checks would also forbid restoring
+            # a referenced table whose rows are all in the backup.
+            self._suspend_reference_checks()
+            try:
+                (staged,) = self.query(f"SELECT COUNT(*) FROM {staging}")[0]
+                if staged != expected_rows:
+                    raise DatabaseError(f"staging table holds {staged} rows, the backup {expected_rows}")
+                self.execute(f"DELETE FROM {self.q(table.name)}")
+                self.execute(f"INSERT INTO {self.q(table.name)} ({columns}) SELECT {columns} FROM {staging}")
+                problems = self.reference_problems([table])
+                if problems:
+                    raise ReferenceViolation(problems)
+                self.rebuild_derived()
+            finally:
+                self._resume_reference_checks()
 
     def _suspend_reference_checks(self) -> None:
         # Session-wide, so always undone by `_resume_reference_checks` (a dropped connection takes it along).
