@@ -1,16 +1,24 @@
 """Build what the Glue jobs need besides their scripts: one zip for ``--extra-py-files``.
 
-``python glue/build_package.py [OUT_DIR]`` writes ``OUT_DIR/hr_glue_libs.zip`` (default ``.local/glue``, ignored by git)
-holding the shared ``chalicelib`` modules the jobs import (the data dictionary, the data rules, the
-backup layout and the MySQL backend) and ``hrjobs``, plus copies of the three job scripts to upload
-under ``glue/`` in the bucket. pymysql comes from ``--additional-python-modules``.
+``python glue/build_package.py [OUT_DIR]`` writes ``OUT_DIR/hr_glue_libs.zip`` (default ``.local/glue``,
+ignored by git) and copies of the three job scripts to upload under ``glue/`` in the bucket. The CDK
+app builds its asset with `build_libs`, so there is one definition of what the jobs ship.
+
+The zip holds the shared ``chalicelib`` modules the jobs import (the data dictionary, the data rules,
+the backup layout and the MySQL backend), ``hrjobs``, and PyMySQL itself: the jobs run in subnets with
+no internet, where ``--additional-python-modules`` could not download it. The PyMySQL copied is the
+one installed here, checked against the pin in requirements.txt, so the jobs run the Lambda functions'
+driver. The zip is reproducible (sorted entries, fixed timestamps): its asset hash changes only with
+its content.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,8 +31,32 @@ SHARED = (
     "chalicelib/settings.py",  # imported by the MySQL backend when credentials are refused
     "chalicelib/db",
 )
-# Pinned as in requirements.txt; the jobs pass it as --additional-python-modules.
-ADDITIONAL_PYTHON_MODULES = "PyMySQL==1.2.4"
+DRIVER = "PyMySQL"
+
+
+def pinned_version(project: str, requirements: Path = ROOT / "requirements.txt") -> str:
+    pattern = re.compile(rf"^{re.escape(project)}==([^\s;#]+)", re.IGNORECASE)
+    for line in requirements.read_text().splitlines():
+        match = pattern.match(line.strip())
+        if match:
+            return match.group(1)
+    raise RuntimeError(f"{requirements} does not pin {project}")
+
+
+def driver_files() -> list[tuple[Path, str]]:
+    """PyMySQL's modules and licence as installed, after checking the installed version is the pinned one."""
+    pinned, installed = pinned_version(DRIVER), metadata.version(DRIVER)
+    if installed != pinned:
+        raise RuntimeError(f"{DRIVER} {installed} is installed but requirements.txt pins {pinned}: reinstall it")
+    distribution = metadata.distribution(DRIVER)
+    out = []
+    for file in distribution.files or ():
+        path = Path(str(distribution.locate_file(file)))
+        if file.parts[0] == "pymysql" and file.suffix == ".py":
+            out.append((path, file.as_posix()))
+        elif file.name.upper().startswith("LICENSE"):
+            out.append((path, f"pymysql/{file.name}"))
+    return out
 
 
 def library_files() -> list[tuple[Path, str]]:
@@ -36,15 +68,25 @@ def library_files() -> list[tuple[Path, str]]:
         for file in files:
             name = file.relative_to(ROOT).as_posix()
             out.append((file, name.removeprefix("glue/")))
-    return out
+    return out + driver_files()
+
+
+def build_libs(archive: Path) -> Path:
+    """Write the ``--extra-py-files`` zip to `archive`, reproducibly."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    files = {name: path for path, name in library_files()}
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, files[name].read_bytes())
+    return archive
 
 
 def build(out_dir: Path) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    archive = out_dir / "hr_glue_libs.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for file, name in library_files():
-            zf.write(file, name)
+    """The zip and the job scripts, side by side in `out_dir`, ready to upload."""
+    archive = build_libs(out_dir / "hr_glue_libs.zip")
     for script in JOB_SCRIPTS:
         shutil.copy2(ROOT / "glue" / script, out_dir / script)
     return archive

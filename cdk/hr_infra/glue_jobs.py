@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
+import importlib.util
 import tempfile
-import zipfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from aws_cdk import Aws, Duration, Stack
@@ -21,18 +19,6 @@ from .database import MYSQL_PORT, Database
 from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
 from .network import Network
 from .settings import DB_NAME, StageSettings
-
-# What the jobs import besides Spark, as (path in the zip, glob under the project). The chalicelib
-# modules are the service's own (one data dictionary, one set of rules, one MySQL backend).
-SHARED_MODULES = (
-    ("chalicelib", "chalicelib/__init__.py"),
-    ("chalicelib", "chalicelib/dictionary.py"),
-    ("chalicelib", "chalicelib/validation.py"),
-    ("chalicelib", "chalicelib/backup_layout.py"),
-    ("chalicelib/db", "chalicelib/db/*.py"),
-    ("hrjobs", "glue/hrjobs/*.py"),
-)
-
 
 @dataclass(frozen=True)
 class JobScript:
@@ -193,46 +179,12 @@ class GlueJobs(Construct):
 
     @staticmethod
     def _stage_shared_modules(project_dir: Path) -> Path:
-        """A zip of `hrjobs/`, the shared `chalicelib` modules and `pymysql/`, for `--extra-py-files`.
-
-        PyMySQL is copied from this environment, where requirements.txt pinned it; the copy is checked
-        against that pin so the jobs run the same driver as the Lambda functions. The zip is byte-for-
-        byte reproducible (sorted entries, fixed timestamps), so the asset only changes with its content.
-        """
-        files: dict[str, Path] = {}
-        for folder, pattern in SHARED_MODULES:
-            matches = sorted(project_dir.glob(pattern))
-            if not matches:
-                raise FileNotFoundError(f"the Glue jobs need {pattern}, which is missing")
-            files.update({f"{folder}/{path.name}": path for path in matches})
-        pinned = _pinned_version(project_dir / "requirements.txt", "PyMySQL")
-        installed = metadata.version("PyMySQL")
-        if installed != pinned:
-            raise RuntimeError(f"PyMySQL {installed} is installed but requirements.txt pins {pinned}: reinstall it")
-        distribution = metadata.distribution("PyMySQL")
-        for file in distribution.files or ():
-            path = Path(str(distribution.locate_file(file)))
-            if file.parts[0] == "pymysql" and file.suffix == ".py":
-                files[file.as_posix()] = path
-            elif file.name.upper().startswith("LICENSE"):
-                files[f"pymysql/{file.name}"] = path
-        archive = Path(tempfile.mkdtemp(prefix="hr-glue-libs-")) / "glue-libs.zip"
-        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zip_file:
-            for name in sorted(files):
-                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zip_file.writestr(info, files[name].read_bytes())
-        return archive
-
-
-def _pinned_version(requirements: Path, project: str) -> str:
-    pattern = re.compile(rf"^{re.escape(project)}==([^\s;#]+)", re.IGNORECASE)
-    for line in requirements.read_text().splitlines():
-        match = pattern.match(line.strip())
-        if match:
-            return match.group(1)
-    raise RuntimeError(f"{requirements} does not pin {project}")
+        """The `--extra-py-files` zip, built by the project's own `glue/build_package.py` (one definition
+        of what the jobs ship: hrjobs, the shared chalicelib modules and the pinned PyMySQL)."""
+        spec = importlib.util.spec_from_file_location("hr_glue_build_package", project_dir / "glue" / "build_package.py")
+        builder = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(builder)
+        return builder.build_libs(Path(tempfile.mkdtemp(prefix="hr-glue-libs-")) / "glue-libs.zip")
 
 
 def _construct_id(name: str) -> str:

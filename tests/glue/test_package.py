@@ -12,7 +12,7 @@ def test_zip_holds_the_shared_modules_and_the_jobs_import_from_it(tmp_path):
     names = set(zipfile.ZipFile(archive).namelist())
 
     assert {"chalicelib/dictionary.py", "chalicelib/validation.py", "chalicelib/backup_layout.py", "chalicelib/db/mysql.py",
-            "hrjobs/rows.py", "hrjobs/avro_io.py"} <= names
+            "hrjobs/rows.py", "hrjobs/avro_io.py", "chalicelib/settings.py", "pymysql/connections.py"} <= names
     assert not any(name.startswith(("glue/", "tests/")) or name.endswith("app.py") for name in names)
     for script in package.JOB_SCRIPTS:
         # Glue runs the script with the zip on sys.path and nothing of the repository.
