@@ -7,7 +7,6 @@ from pathlib import Path
 
 from aws_cdk import Acknowledgment, Annotations, Fn, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs

@@ -131,11 +131,29 @@ class Database(ABC):
     @abstractmethod
     def _schema_statements(self) -> list[str]: ...
 
-    @abstractmethod
-    def _drop_statements(self) -> list[str]: ...
+    def _drop_statements(self) -> list[str]:
+        names = [QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
+        return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
 
     @abstractmethod
-    def _upsert_rejections_sql(self) -> str: ...
+    def _on_conflict(self, key: Sequence[str], assignments: Sequence[tuple[str, str]]) -> str:
+        """The dialect's upsert clause: on a clash on `key`, set each column to its expression, where
+        ``{new}`` stands for the value the INSERT brought for that column."""
+
+    def _upsert_sql(self, table_name: str, columns: Sequence[str], key: Sequence[str], updates: dict[str, str]) -> str:
+        """INSERT of `columns` that, on a clash on `key`, applies `updates` (column -> expression using
+        ``{old}`` for the stored value and ``{new}`` for the incoming one)."""
+        assignments = [(c, expr.replace("{old}", self.q(c))) for c, expr in updates.items()]
+        return (
+            f"INSERT INTO {self.q(table_name)} ({', '.join(self.q(c) for c in columns)}) "
+            f"VALUES ({self._marks(len(columns))}) {self._on_conflict(key, assignments)}"
+        )
+
+    def _upsert_rejections_sql(self) -> str:
+        # A rejection logged again (re-delivery) refreshes its reasons and time instead of repeating.
+        return self._upsert_sql(
+            REJECTIONS, self.rejections_columns(), ["fingerprint"], {"reasons": "{new}", "rejected_at": "{new}"}
+        )
 
     @abstractmethod
     def q(self, name: str) -> str:
@@ -186,6 +204,17 @@ class Database(ABC):
         """Close this thread's connection."""
         self._discard()
 
+    def _start(self, begin: Callable[[Any], None]) -> Any:
+        """This thread's connection with an outermost transaction opened by `begin`."""
+        conn = self._before_use(self._conn())
+        try:
+            begin(conn)
+        except Exception as exc:
+            self._discard()
+            raise self._translate(exc) or exc from exc
+        self._local.depth = 1
+        return conn
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All statements inside commit together or not at all."""
@@ -197,13 +226,7 @@ class Database(ABC):
             finally:
                 self._local.depth = depth
             return
-        conn = self._before_use(self._conn())
-        try:
-            self._begin(conn)
-        except Exception as exc:
-            self._discard()
-            raise self._translate(exc) or exc from exc
-        self._local.depth = 1
+        conn = self._start(self._begin)
         try:
             yield
         except BaseException as exc:
@@ -400,9 +423,11 @@ class Database(ABC):
         total = " + ".join(self.q(q) for q in QUARTERS)
         self.executemany(f"DELETE FROM {table} WHERE {match} AND {total} <= 0", [tuple(k) for k in keys])
 
-    @abstractmethod
     def _upsert_quarterly_hires_sql(self) -> str:
         """INSERT of (year, department_id, job_id, q1, q2, q3, q4) that adds the counts to an existing row."""
+        return self._upsert_sql(
+            QUARTERLY_HIRES, (*QUARTERLY_HIRES_KEY, *QUARTERS), QUARTERLY_HIRES_KEY, {q: "{old} + {new}" for q in QUARTERS}
+        )
 
     @abstractmethod
     def _year_sql(self, column: str) -> str:
@@ -545,13 +570,7 @@ class Database(ABC):
         if getattr(self._local, "depth", 0):
             yield
             return
-        conn = self._before_use(self._conn())
-        try:
-            self._begin_snapshot(conn)
-        except Exception as exc:
-            self._discard()
-            raise self._translate(exc) or exc from exc
-        self._local.depth = 1
+        conn = self._start(self._begin_snapshot)
         try:
             yield
         finally:

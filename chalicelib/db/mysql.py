@@ -268,9 +268,6 @@ class MysqlDatabase(Database):
         With LOCAL the server cannot stop the client's stream, so it skips a row whose id repeats and
         warns instead of failing: every load is checked for a shortfall or a warning (RowsRejected).
         """
-        import os
-        import tempfile
-
         columns, assignments = [], []
         for column in table.columns:
             if column.type == DATETIME:
@@ -362,25 +359,10 @@ class MysqlDatabase(Database):
         )
         return statements
 
-    def _drop_statements(self) -> list[str]:
-        names = [QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
-        return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
-
-    def _upsert_rejections_sql(self) -> str:
-        cols = self.rejections_columns()
-        return (
-            f"INSERT INTO {self.q(REJECTIONS)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
-            f"ON DUPLICATE KEY UPDATE {self.q('reasons')} = VALUES({self.q('reasons')}), "
-            f"{self.q('rejected_at')} = VALUES({self.q('rejected_at')})"
-        )
-
-    def _upsert_quarterly_hires_sql(self) -> str:
-        cols = (*QUARTERLY_HIRES_KEY, *QUARTERS)
-        add = ", ".join(f"{self.q(q)} = {self.q(q)} + VALUES({self.q(q)})" for q in QUARTERS)
-        return (
-            f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
-            f"ON DUPLICATE KEY UPDATE {add}"
-        )
+    def _on_conflict(self, key: Sequence[str], assignments: Sequence[tuple[str, str]]) -> str:
+        # MySQL upserts on any unique key; VALUES(col) is the incoming value.
+        sets = ", ".join(f"{self.q(c)} = {expr.replace('{new}', f'VALUES({self.q(c)})')}" for c, expr in assignments)
+        return f"ON DUPLICATE KEY UPDATE {sets}"
 
     def _year_sql(self, column: str) -> str:
         return f"YEAR({column})"

@@ -139,25 +139,9 @@ class SqliteDatabase(Database):
         )
         return statements
 
-    def _drop_statements(self) -> list[str]:
-        names = [QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
-        return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
-
-    def _upsert_rejections_sql(self) -> str:
-        cols = self.rejections_columns()
-        return (
-            f"INSERT INTO {self.q(REJECTIONS)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
-            f"ON CONFLICT ({self.q('fingerprint')}) DO UPDATE SET "
-            f"{self.q('reasons')} = excluded.{self.q('reasons')}, {self.q('rejected_at')} = excluded.{self.q('rejected_at')}"
-        )
-
-    def _upsert_quarterly_hires_sql(self) -> str:
-        cols = (*QUARTERLY_HIRES_KEY, *QUARTERS)
-        add = ", ".join(f"{self.q(q)} = {self.q(q)} + excluded.{self.q(q)}" for q in QUARTERS)
-        return (
-            f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in cols)}) VALUES ({self._marks(len(cols))}) "
-            f"ON CONFLICT ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)}) DO UPDATE SET {add}"
-        )
+    def _on_conflict(self, key: Sequence[str], assignments: Sequence[tuple[str, str]]) -> str:
+        sets = ", ".join(f"{self.q(c)} = {expr.replace('{new}', f'excluded.{self.q(c)}')}" for c, expr in assignments)
+        return f"ON CONFLICT ({', '.join(self.q(c) for c in key)}) DO UPDATE SET {sets}"
 
     # Datetimes are stored as 'YYYY-MM-DD HH:MM:SS' text in UTC: the year and month are fixed slices.
     def _year_sql(self, column: str) -> str:
