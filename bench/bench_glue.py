@@ -80,8 +80,8 @@ def main() -> None:
             cur.execute("CREATE TABLE hired_employees_raw LIKE hired_employees")
             started = time.perf_counter()
             cur.execute(
-                f"LOAD DATA LOCAL INFILE %s INTO TABLE hired_employees_raw FIELDS TERMINATED BY ',' "
-                f"(id, name, @dt, department_id, job_id) SET datetime = STR_TO_DATE(@dt, '%%Y-%%m-%%dT%%H:%%i:%%sZ')",
+                "LOAD DATA LOCAL INFILE %s INTO TABLE hired_employees_raw FIELDS TERMINATED BY ',' "
+                "(id, name, @dt, department_id, job_id) SET datetime = STR_TO_DATE(@dt, '%%Y-%%m-%%dT%%H:%%i:%%sZ')",
                 (str(csv_path),),
             )
             raw_seconds = time.perf_counter() - started

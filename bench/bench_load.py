@@ -6,7 +6,7 @@
     creates: no keys, no constraints; broken rows go in as NULLs);
 (c) the project's CLI, ``python -m chalicelib.cli load``, with every data rule and the rejection log.
 
-(b) and (c) run as subprocesses, so each one's peak RSS is its own. Target: (c) at least 0.5x the
+(b) and (c) run as subprocesses, each measuring its own peak RSS (VmHWM; see bench/measure.py). Target: (c) at least 0.5x the
 rows/s of (a), and under 256 MB peak. ``BENCH_LOAD_ROWS`` and ``BENCH_LOAD_REPEAT`` (best of N for (a)
 and (c)) change the defaults.
 """
@@ -14,12 +14,10 @@ and (c)) change the defaults.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from bench.common import ROOT, WORK, database_name, mysql_connection, report, scratch_database, verdict
+from bench.common import WORK, database_name, mysql_connection, report, run_measured, scratch_database, verdict
 from chalicelib import samples
 from chalicelib.dictionary import HIRED_EMPLOYEES
 
@@ -37,22 +35,8 @@ def write_files(folder: Path, rows: int) -> Path:
     return path
 
 
-def run_measured(args: list[str], env: dict | None = None) -> tuple[float, float, float, str]:
-    """(wall seconds, CPU seconds, peak RSS MB, stdout) of a subprocess, measured on that child alone."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "LOG_LEVEL": "ERROR", **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.stdout.read(), proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(args[:4])}... exited {proc.returncode}: {err[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
-
-
 def cli(url: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "chalicelib.cli", "--database", url, *args]
+    return ["-m", "chalicelib.cli", "--database", url, *args]
 
 
 def raw_load_data(url: str, path: Path) -> float:
@@ -116,7 +100,7 @@ def main() -> None:
         a = min(a_times)
         print(f"(a) raw LOAD DATA: {a:.2f} s", flush=True)
 
-        b_wall, b_cpu, b_rss, _ = run_measured([sys.executable, "-c", (
+        b_wall, b_cpu, b_rss, _ = run_measured(["-c", (
             "import sys; from bench.bench_load import pandas_to_sql; pandas_to_sql(sys.argv[1], sys.argv[2])"
         ), url, str(path)])
         print(f"(b) pandas to_sql: {b_wall:.2f} s", flush=True)

@@ -12,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -92,6 +93,28 @@ def percentile(values: list[float], p: float) -> float:
 
 def p50(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def run_measured(python_args: list[str], env: dict | None = None) -> tuple[float, float, float, str]:
+    """Run ``python -m bench.measure PYTHON_ARGS`` (``-m module ...`` or ``-c code ...``) from the project
+    root: (wall seconds, CPU seconds, peak RSS MB of that process alone, stdout)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.measure", *python_args], cwd=ROOT,
+            env={**os.environ, "LOG_LEVEL": "ERROR", **(env or {})},
+            stdout=subprocess.PIPE, stderr=err, text=True,
+        )
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        err.seek(0)
+        errors = err.read()
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(python_args[:4])}... exited {proc.returncode}: {errors[-2000:]}")
+    peak_kb = int(errors.rsplit("peak-rss-kb", 1)[1].split()[0])
+    return wall, usage.ru_utime + usage.ru_stime, peak_kb / 1024, out
 
 
 def peak_rss_mb(children: bool = False) -> float:
