@@ -3,9 +3,11 @@
 Each handler parses its request and calls into `chalicelib`; no SQL, CSV parsing or AWS calls here.
 """
 
+import os
+
 from chalice import Chalice
 
-from chalicelib import __version__, api, ingest, report_http
+from chalicelib import __version__, api, autotester, backups, ingest, report_http, s3_events, uploads
 from chalicelib.dictionary import table as dictionary_table
 from chalicelib.observability import logger
 from chalicelib.validation import row_to_dict
@@ -126,11 +128,6 @@ def delete_row(table, id):
 
 # -- uploads and the S3 loader (issue 3) -----------------------------------------------------------
 
-import os  # noqa: E402  (kept with its handlers)
-
-from chalicelib import s3_events, uploads  # noqa: E402
-
-
 @app.route("/uploads/{table}", methods=["POST"], api_key_required=True, content_types=uploads.CSV_CONTENT_TYPES)
 @api.handles_errors
 def upload_csv(table):
@@ -159,7 +156,6 @@ def s3_upload(event, context=None):
 
 if os.environ.get("HR_S3_EVENT_BUCKET"):
     s3_upload = app.on_s3_event(bucket=os.environ["HR_S3_EVENT_BUCKET"], prefix=s3_events.INCOMING, suffix=".csv")(s3_upload)
-
 
 
 # -- reports (issue 4) -----------------------------------------------------------------------------
@@ -200,9 +196,6 @@ def reports_page():
 
 # -- backups and restores (issue 5) ----------------------------------------------------------------
 
-from chalicelib import backups  # noqa: E402  (kept with its handlers)
-
-
 @app.route("/backups", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @api.handles_errors
 def create_backup():
@@ -238,9 +231,6 @@ def scheduled_backup(event):
 
 
 # -- auto-tester (issue 7) -------------------------------------------------------------------------
-
-from chalicelib import autotester  # noqa: E402  (kept with its handler)
-
 
 @app.schedule(autotester.SCHEDULE, name="auto_tester")
 def auto_tester(event):
