@@ -101,6 +101,21 @@ class Rejection:
         }
 
 
+class StagedRows:
+    """A chunk of restored rows made ready for the backend's bulk load (see `Database.stage_restored_rows`),
+    which may be done on another thread, ahead of and beside the restore's transaction. Knows its row
+    count (``len``) and, per referencing column, the values its rows name; `discard()` frees what it holds."""
+
+    def __init__(self, count: int, named: dict[str, set[int]], rows: Sequence[Sequence[Any]] | None = None):
+        self.count, self.named, self.rows = count, named, rows
+
+    def __len__(self) -> int:
+        return self.count
+
+    def discard(self) -> None:
+        self.rows = None
+
+
 class Database(ABC):
     """What the service needs from a database; `MysqlDatabase` and `SqliteDatabase` implement it.
 
@@ -602,7 +617,9 @@ class Database(ABC):
                 return
             after = rows[-1][0]
 
-    def replace_tables(self, contents: Mapping[Table, Iterable[Sequence[Sequence[Any]]]]) -> dict[str, int]:
+    def replace_tables(
+        self, contents: Mapping[Table, Iterable[Sequence[Sequence[Any]] | StagedRows]]
+    ) -> dict[str, int]:
         """Replace every row of each table with the given chunks of rows, in one transaction.
 
         Rows are typed, in dictionary order, with datetimes as whole seconds since 1970-01-01 UTC, and
@@ -628,13 +645,16 @@ class Database(ABC):
                 named: dict[tuple[str, str], set[int]] = {}
                 for table in tables:
                     stored[table.name] = 0
-                    positions = [(i, c.name) for i, c in enumerate(table.columns) if c.references]
                     for rows in contents[table]:
-                        if rows:
-                            self._load_restored_rows(table, rows)
-                            stored[table.name] += len(rows)
-                            for i, name in positions:
-                                named.setdefault((table.name, name), set()).update(row[i] for row in rows)
+                        staged = rows if isinstance(rows, StagedRows) else self.stage_restored_rows(table, rows)
+                        try:
+                            if len(staged):
+                                self._load_restored_rows(table, staged)
+                                stored[table.name] += len(staged)
+                                for name, values in staged.named.items():
+                                    named.setdefault((table.name, name), set()).update(values)
+                        finally:
+                            staged.discard()
                 problems = self.reference_problems(tables, named)
                 if problems:
                     raise ReferenceViolation(problems)
@@ -697,8 +717,16 @@ class Database(ABC):
     def _resume_reference_checks(self) -> None:
         """Check foreign keys row by row again."""
 
-    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    def stage_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> StagedRows:
+        """A chunk of restored rows (see `replace_tables`) made ready for `_load_restored_rows`. Uses no
+        connection and no shared state: callers may stage on another thread, ahead of the load."""
+        named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
+        return StagedRows(len(rows), named, rows)
+
+    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
         """Insert restored rows (see `replace_tables`); RowsRejected when one repeats an id."""
+        if isinstance(rows, StagedRows):
+            rows = rows.rows or []
         marks = ", ".join(
             self._from_epoch_seconds_sql(self.placeholder) if c.type == DATETIME else self.placeholder for c in table.columns
         )

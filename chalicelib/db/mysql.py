@@ -27,6 +27,7 @@ from chalicelib.db.base import (
     ReferencedRow,
     ReferenceViolation,
     RowsRejected,
+    StagedRows,
     sql_types,
     tables_in_order,
 )
@@ -45,6 +46,7 @@ _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 # Bulk inserts go in statements of about this size, well under any server's max_allowed_packet.
 _BULK_STATEMENT_BYTES = 2 << 20
 _NEEDS_ESCAPE = re.compile(r"[\\'\"\x00\n\r\x1a]").search
+_NEEDS_TSV_ESCAPE = re.compile(r"[\\\t\n\r]").search
 
 
 def _string_literal(value: str) -> str:
@@ -69,6 +71,41 @@ class _SqlRow(tuple):
         self.sql = sql
         return self
 
+
+
+class _StagedFile(StagedRows):
+    def __init__(self, count: int, named: dict[str, set[int]], path: str):
+        super().__init__(count, named)
+        self.path: str | None = path
+
+    def discard(self) -> None:
+        path, self.path = self.path, None
+        if path:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
+def _tsv_escape(value: str) -> str:
+    return value.translate(_TSV_ESCAPES) if _NEEDS_TSV_ESCAPE(value) else value
+
+
+_TSV_LINES: dict[str, Any] = {}
+
+
+def _tsv_line(table: Table) -> Any:
+    """A function from a typed row of `table` to its line of LOAD DATA text, generated per table (one
+    f-string per row; strings escaped only when they hold a tab, newline, carriage return or backslash)."""
+    line = _TSV_LINES.get(table.name)
+    if line is None:
+        fields = "\t".join(
+            f"{{_tsv_escape(row[{i}])}}" if c.type == STRING else f"{{row[{i}]}}" for i, c in enumerate(table.columns)
+        )
+        scope = {"_tsv_escape": _tsv_escape}
+        exec(compile(f"def line(row):\n    return f'{fields}\\n'", f"<tsv line for {table.name}>", "exec"), scope)
+        line = _TSV_LINES[table.name] = scope["line"]
+    return line
 
 class MysqlDatabase(Database):
     dialect = "mysql"
@@ -262,39 +299,49 @@ class MysqlDatabase(Database):
         except DatabaseError:
             self._discard()  # a connection in an unknown state is not reused
 
-    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
-        """`LOAD DATA LOCAL INFILE` of the rows from a temporary tab-separated file.
+    def stage_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> StagedRows:
+        """The rows as a temporary tab-separated file for `_load_restored_rows` (on disk, so a restore can
+        stage far ahead of its loads, e.g. while the old rows are being deleted, in bounded memory)."""
+        line = _tsv_line(table)
+        positions = [(i, c.name) for i, c in enumerate(table.columns) if c.references]
+        fd, path = tempfile.mkstemp(prefix=f"hr-restore-{table.name}-", suffix=".tsv")
+        try:
+            with open(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write("".join(map(line, rows)))
+            named = {name: {row[i] for row in rows} for i, name in positions}
+        except BaseException:
+            os.unlink(path)
+            raise
+        return _StagedFile(len(rows), named, path)
+
+    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
+        """`LOAD DATA LOCAL INFILE` of the rows' temporary tab-separated file (see `stage_restored_rows`).
 
         With LOCAL the server cannot stop the client's stream, so it skips a row whose id repeats and
         warns instead of failing: every load is checked for a shortfall or a warning (RowsRejected).
         """
-        columns, assignments = [], []
-        for column in table.columns:
-            if column.type == DATETIME:
-                columns.append(f"@{column.name}")
-                assignments.append(f"{self.q(column.name)} = {self._from_epoch_seconds_sql('@' + column.name)}")
-            else:
-                columns.append(self.q(column.name))
-        escape = [column.type == STRING for column in table.columns]
-        fd, path = tempfile.mkstemp(prefix=f"hr-restore-{table.name}-", suffix=".tsv")
+        staged = rows if isinstance(rows, _StagedFile) else self.stage_restored_rows(table, rows)
         try:
-            with open(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.writelines(
-                    "\t".join([v.translate(_TSV_ESCAPES) if e else str(v) for e, v in zip(escape, row)]) + "\n"
-                    for row in rows
-                )
+            columns, assignments = [], []
+            for column in table.columns:
+                if column.type == DATETIME:
+                    columns.append(f"@{column.name}")
+                    assignments.append(f"{self.q(column.name)} = {self._from_epoch_seconds_sql('@' + column.name)}")
+                else:
+                    columns.append(self.q(column.name))
             cur = self.execute(
                 f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 "
                 "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
                 f"({', '.join(columns)})" + (f" SET {', '.join(assignments)}" if assignments else ""),
-                [path],
+                [staged.path],
             )
         finally:
-            os.unlink(path)
-        if cur.rowcount != len(rows) or cur.warning_count:
+            if staged is not rows:
+                staged.discard()
+        if cur.rowcount != len(staged) or cur.warning_count:
             warnings = self.query("SHOW WARNINGS LIMIT 10")
             raise RowsRejected(
-                f"{table.name}: {len(rows) - cur.rowcount} of {len(rows)} rows not stored: "
+                f"{table.name}: {len(staged) - cur.rowcount} of {len(staged)} rows not stored: "
                 + "; ".join(str(message) for _, _, message in warnings)
             )
 
