@@ -11,7 +11,7 @@ import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from chalicelib.dictionary import DATETIME, INTEGER, LOAD_ORDER, STRING, TABLES, Table, dependents, in_load_order
@@ -108,6 +108,8 @@ class StagedRows:
 
     def __init__(self, count: int, named: dict[str, set[int]], rows: Sequence[Sequence[Any]] | None = None):
         self.count, self.named, self.rows = count, named, rows
+        # hired_employees: the rows' hires per (year, department_id, job_id) in Q1..Q4 (see `replace_tables`).
+        self.quarterly: dict[tuple[int, int, int], list[int]] | None = None
 
     def __len__(self) -> int:
         return self.count
@@ -643,6 +645,11 @@ class Database(ABC):
                 # The values the restored rows reference, collected on the way: scanning the rows just
                 # loaded (uncommitted, so no index-only reads) would cost more than the load itself.
                 named: dict[tuple[str, str], set[int]] = {}
+                # The summary of the restored hired_employees rows, counted while they were staged: cheaper
+                # than `rebuild_derived()` scanning the table again (None: recount it that way).
+                quarterly: dict[tuple[int, int, int], list[int]] | None = None
+                if any(table.name == "hired_employees" for table in tables):
+                    quarterly = {}
                 for table in tables:
                     stored[table.name] = 0
                     for rows in contents[table]:
@@ -653,12 +660,25 @@ class Database(ABC):
                                 stored[table.name] += len(staged)
                                 for name, values in staged.named.items():
                                     named.setdefault((table.name, name), set()).update(values)
+                                if table.name == "hired_employees" and quarterly is not None:
+                                    if staged.quarterly is None:
+                                        quarterly = None
+                                    else:
+                                        for key, counts in staged.quarterly.items():
+                                            total = quarterly.setdefault(key, [0, 0, 0, 0])
+                                            for q in range(4):
+                                                total[q] += counts[q]
                         finally:
                             staged.discard()
                 problems = self.reference_problems(tables, named)
                 if problems:
                     raise ReferenceViolation(problems)
-                self.rebuild_derived()
+                if quarterly is None:
+                    self.rebuild_derived()
+                else:
+                    self.execute(f"DELETE FROM {self.q(QUARTERLY_HIRES)}")
+                    if quarterly:
+                        self._add_quarterly_hires(quarterly, sign=1)
             finally:
                 self._resume_reference_checks()
         return stored
@@ -721,7 +741,13 @@ class Database(ABC):
         """A chunk of restored rows (see `replace_tables`) made ready for `_load_restored_rows`. Uses no
         connection and no shared state: callers may stage on another thread, ahead of the load."""
         named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
-        return StagedRows(len(rows), named, rows)
+        return self._with_derived(table, StagedRows(len(rows), named, rows), rows)
+
+    @staticmethod
+    def _with_derived(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]]) -> StagedRows:
+        if table.name == "hired_employees":
+            staged.quarterly = quarterly_counts_of_seconds(rows)
+        return staged
 
     def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
         """Insert restored rows (see `replace_tables`); RowsRejected when one repeats an id."""
@@ -812,6 +838,30 @@ def quarterly_counts(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int, int]
         if quarters is None:
             quarters = counts[key] = [0, 0, 0, 0]
         quarters[(when.month - 1) // 3] += 1
+    return counts
+
+
+_DAY = 86400
+
+
+def quarterly_counts_of_seconds(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int, int], list[int]]:
+    """`quarterly_counts` of typed hired_employees rows whose datetimes are whole seconds since 1970 UTC."""
+    names = TABLES["hired_employees"].column_names
+    at, department, job = names.index("datetime"), names.index("department_id"), names.index("job_id")
+    epoch = datetime(1970, 1, 1)
+    days: dict[int, tuple[int, int]] = {}  # day since 1970 -> (year, quarter index)
+    counts: dict[tuple[int, int, int], list[int]] = {}
+    for row in rows:
+        day = row[at] // _DAY
+        year_quarter = days.get(day)
+        if year_quarter is None:
+            when = epoch + timedelta(days=day)
+            year_quarter = days[day] = (when.year, (when.month - 1) // 3)
+        key = (year_quarter[0], row[department], row[job])
+        quarters = counts.get(key)
+        if quarters is None:
+            quarters = counts[key] = [0, 0, 0, 0]
+        quarters[year_quarter[1]] += 1
     return counts
 
 

@@ -312,7 +312,7 @@ class MysqlDatabase(Database):
         except BaseException:
             os.unlink(path)
             raise
-        return _StagedFile(len(rows), named, path)
+        return self._with_derived(table, _StagedFile(len(rows), named, path), rows)
 
     def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
         """`LOAD DATA LOCAL INFILE` of the rows' temporary tab-separated file (see `stage_restored_rows`).
