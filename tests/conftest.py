@@ -98,6 +98,26 @@ def mysql_db(mysql_url):
     database.close()
 
 
+TEST_BUCKET = "hr-data-test"
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """An S3 client on moto with the bucket `TEST_BUCKET` created (and fake credentials in the env)."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket=TEST_BUCKET)
+        yield client
+
+
 API_KEY = "test-key"  # the `test` stage's key in .chalice/config.json
 
 

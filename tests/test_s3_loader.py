@@ -15,15 +15,14 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib import db as databases
 from chalicelib import loader, s3_events
 from chalicelib.dictionary import DEPARTMENTS, HIRED_EMPLOYEES
 from chalicelib.settings import Settings
+from tests.conftest import TEST_BUCKET as BUCKET
 
 ROOT = Path(__file__).resolve().parent.parent
-BUCKET = "hr-data-test"
 GLUE_JOB = "hr-dev-load-csv"
 DEPARTMENTS_CSV = b"1,Engineering\n2,Sales\n"
 JOBS_CSV = b"1,DBA Lead\n2,Data Entry Clerk\n"
@@ -31,16 +30,8 @@ EMPLOYEES_CSV = b"1,Ana,2021-11-07T02:48:42Z,1,1\r\n2,\"Li, Bo\",2021-03-01T10:0
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+def s3(s3_bucket):
+    return s3_bucket
 
 
 def put(s3, key, body) -> dict:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
 
 from chalicelib import db as databases
+from tests.conftest import TEST_BUCKET as BUCKET
 
 CSV = {"x-api-key": "test-key", "content-type": "text/csv"}
-BUCKET = "hr-data-test"
 
 
 def upload(client, table, body, headers=CSV):
@@ -107,15 +105,8 @@ def test_a_json_content_type_is_refused(client):
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        yield boto3.client("s3")
+def aws(s3_bucket):
+    return s3_bucket
 
 
 def url_for(client, table, body=None):

@@ -148,6 +148,15 @@ class Database(ABC):
     @abstractmethod
     def _schema_statements(self) -> list[str]: ...
 
+    summary_table_options = ""
+
+    def _quarterly_hires_ddl(self) -> str:
+        """The reports' summary table: one row per (year, department, job), hires per quarter."""
+        integer = self.column_types[INTEGER]
+        columns = ", ".join(f"{self.q(c)} {integer} NOT NULL" for c in (*QUARTERLY_HIRES_KEY, *QUARTERS))
+        key = ", ".join(self.q(c) for c in QUARTERLY_HIRES_KEY)
+        return f"CREATE TABLE IF NOT EXISTS {self.q(QUARTERLY_HIRES)} ({columns}, PRIMARY KEY ({key})) {self.summary_table_options}"
+
     def _drop_statements(self) -> list[str]:
         names = [QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
         return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]

@@ -14,9 +14,6 @@ from typing import Any, Sequence
 import pymysql
 
 from chalicelib.db.base import (
-    QUARTERLY_HIRES,
-    QUARTERLY_HIRES_KEY,
-    QUARTERS,
     REJECTIONS,
     Database,
     DatabaseError,
@@ -96,6 +93,7 @@ def _tsv_line(table: Table) -> Any:
 class MysqlDatabase(Database):
     dialect = "mysql"
     placeholder = "%s"
+    summary_table_options = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
     column_types = sql_types("INT", "VARCHAR(255)", "DATETIME")
 
     def __init__(self, host: str, port: int, user: str, password: str, database: str, tls: bool = False):
@@ -374,15 +372,7 @@ class MysqlDatabase(Database):
             f"KEY {self.q('ix_table')} ({self.q('table_name')}, {self.q('id')})"
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
-        statements.append(
-            f"CREATE TABLE IF NOT EXISTS {self.q(QUARTERLY_HIRES)} ("
-            f"{self.q('year')} SMALLINT NOT NULL, "
-            f"{self.q('department_id')} INT NOT NULL, "
-            f"{self.q('job_id')} INT NOT NULL, "
-            + "".join(f"{self.q(q)} INT NOT NULL, " for q in QUARTERS) +
-            f"PRIMARY KEY ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)})"
-            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
-        )
+        statements.append(self._quarterly_hires_ddl())
         return statements
 
     def _on_conflict(self, key: Sequence[str], assignments: Sequence[tuple[str, str]]) -> str:

@@ -8,9 +8,6 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from chalicelib.db.base import (
-    QUARTERLY_HIRES,
-    QUARTERLY_HIRES_KEY,
-    QUARTERS,
     REJECTIONS,
     Database,
     DatabaseError,
@@ -27,6 +24,7 @@ _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 class SqliteDatabase(Database):
     dialect = "sqlite"
     placeholder = "?"
+    summary_table_options = "WITHOUT ROWID"
     column_types = sql_types("INTEGER", "TEXT", "TEXT")
 
     def __init__(self, path: str):
@@ -129,14 +127,7 @@ class SqliteDatabase(Database):
             f"CREATE INDEX IF NOT EXISTS {self.q('ix_rejections_table')} ON {self.q(REJECTIONS)} "
             f"({self.q('table_name')}, {self.q('id')})"
         )
-        statements.append(
-            f"CREATE TABLE IF NOT EXISTS {self.q(QUARTERLY_HIRES)} ("
-            f"{self.q('year')} INTEGER NOT NULL, "
-            f"{self.q('department_id')} INTEGER NOT NULL, "
-            f"{self.q('job_id')} INTEGER NOT NULL, "
-            + "".join(f"{self.q(q)} INTEGER NOT NULL, " for q in QUARTERS) +
-            f"PRIMARY KEY ({', '.join(self.q(c) for c in QUARTERLY_HIRES_KEY)})) WITHOUT ROWID"
-        )
+        statements.append(self._quarterly_hires_ddl())
         return statements
 
     def _on_conflict(self, key: Sequence[str], assignments: Sequence[tuple[str, str]]) -> str:
