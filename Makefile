@@ -34,7 +34,9 @@ run: $(VENV)/.run-deps
 	@echo "  API key: $$($(PY) -c 'import json; print(json.load(open(".chalice/config.json"))["stages"]["local"]["environment_variables"]["API_KEY"])')"
 	@echo "  try:     curl -H 'x-api-key: <key>' http://$(HOST):$(PORT)/reports/hires-by-quarter"
 	@echo
-	$(VENV)/bin/chalice local --stage local --host $(HOST) --port $(PORT)
+	@# No auto-reload: it watches the whole tree, so every write to the SQLite files under .local/ would
+	@# restart the server. Restart `make run` after changing code.
+	$(abspath $(VENV))/bin/chalice local --stage local --host $(HOST) --port $(PORT) --no-autoreload
 
 # System packages the suite needs (Java + MariaDB JDBC driver for Spark, Chromium, a MariaDB server).
 system-deps:
