@@ -19,6 +19,7 @@ import requests
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib.observability import logger
+from chalicelib.settings import ConfigurationError, Settings
 
 DEFAULT_NAMESPACE = "HrMigration/AutoTester"  # the CDK app alarms on this namespace (cdk/hr_infra/monitoring.py)
 DEFAULT_SERVICE = "hr-migration"
@@ -30,10 +31,6 @@ LATENCY_METRIC = "LatencyMs"
 SCHEDULE = os.environ.get("AUTO_TESTER_RATE") or "rate(15 minutes)"
 # (connect, read) seconds: a Lambda cold start behind API Gateway answers well within these.
 DEFAULT_TIMEOUT = (3.05, 10.0)
-
-
-class ConfigurationError(RuntimeError):
-    """The auto-tester is deployed without `API_URL` or `API_KEY_SECRET_ARN`."""
 
 
 def _status_body(body: Any) -> str | None:
@@ -145,9 +142,8 @@ def run_scheduled(env: dict | None = None) -> dict:
     A refused key is fetched again once before anything is reported: it may have been rotated since
     this container cached it.
     """
-    env = os.environ if env is None else env
-    api_url = env.get("API_URL")
-    secret_arn = env.get("API_KEY_SECRET_ARN")
+    settings = Settings.from_env(env)
+    api_url, secret_arn = settings.api_url, settings.api_key_secret_arn
     if not api_url or not secret_arn:
         raise ConfigurationError("the auto-tester needs API_URL and API_KEY_SECRET_ARN")
     key = api_key(secret_arn)

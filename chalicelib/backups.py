@@ -33,6 +33,7 @@ from chalicelib.dictionary import dependents as dictionary_dependents
 from chalicelib.dictionary import in_load_order
 from chalicelib.dictionary import table as dictionary_table
 from chalicelib.observability import logger
+from chalicelib.settings import Settings
 
 CODEC = "deflate"
 SYNC_INTERVAL = 256 * 1024  # bytes of encoded records per Avro block
@@ -100,18 +101,19 @@ class BackupSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "BackupSettings":
         env = os.environ if env is None else env
-        if env.get("DATA_BUCKET"):
-            location: str | None = f"s3://{env['DATA_BUCKET']}"
-        elif env.get("BACKUP_DIR"):
-            location = env["BACKUP_DIR"]
-        elif env.get("AWS_LAMBDA_FUNCTION_NAME") and not env.get("CHALICE_LOCAL"):
+        settings = Settings.from_env(env)
+        if settings.data_bucket:
+            location: str | None = f"s3://{settings.data_bucket}"
+        elif settings.backup_dir:
+            location = settings.backup_dir
+        elif settings.in_lambda:
             location = None  # a Lambda's file system is gone after the call: never default to it
         else:
             location = DEFAULT_LOCAL_DIR
         keep = env.get("BACKUP_KEEP") or str(DEFAULT_KEEP)
         if not keep.isdigit() or int(keep) < 1:
             raise BackupNotConfigured(f"BACKUP_KEEP must be a whole number of at least 1, got {keep!r}")
-        return cls(location=location, keep=int(keep), schedule=env.get("BACKUP_SCHEDULE") or DEFAULT_SCHEDULE)
+        return cls(location=location, keep=int(keep), schedule=schedule_expression(env))
 
     def store(self) -> BackupStore:
         if self.location is None:
