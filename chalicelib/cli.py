@@ -12,7 +12,7 @@ from chalicelib import db as databases
 from chalicelib import ingest, loader, reports, samples
 from chalicelib import backup_layout, backups
 from chalicelib import progress
-from chalicelib.dictionary import TABLES, Table, UnknownTable, in_load_order, table_for_filename
+from chalicelib.dictionary import LOAD_ORDER, TABLES, Table, UnknownTable, table_for_filename
 from chalicelib.observability import logger
 from chalicelib.settings import DEFAULT_LOCAL_DATABASE
 
@@ -53,8 +53,7 @@ def _csv_files(paths: list[str]) -> list[tuple[str, Table]]:
         tables = [(path, table_for_filename(path)) for path in files]
     except UnknownTable as exc:
         raise CliError(f"cannot tell the table from the file name: {exc}") from None
-    order = {t.name: i for i, t in enumerate(in_load_order(list(TABLES.values())))}
-    return sorted(tables, key=lambda pt: order[pt[1].name])
+    return sorted(tables, key=lambda pt: LOAD_ORDER.index(pt[1].name))
 
 
 def cmd_schema(args) -> int:

@@ -22,17 +22,6 @@ class BatchResult:
     inserted: int = 0
     unchanged: int = 0
     rejected: list[validation.Candidate] = field(default_factory=list)
-    inserted_ids: list[int] = field(default_factory=list)
-
-    @property
-    def received(self) -> int:
-        return self.inserted + self.unchanged + len(self.rejected)
-
-    def add(self, other: "BatchResult") -> None:
-        self.inserted += other.inserted
-        self.unchanged += other.unchanged
-        self.rejected.extend(other.rejected)
-        self.inserted_ids.extend(other.inserted_ids)
 
 
 def classify_and_insert(
@@ -96,26 +85,26 @@ def insert_candidates(
         inserted=len(classified.to_insert),
         unchanged=len(classified.unchanged),
         rejected=classified.rejected,
-        inserted_ids=[c.row[0] for c in classified.to_insert],
     )
+
+
+_REPLAY_COUNTS = ("replayed", "inserted", "unchanged", "still_rejected")
 
 
 @dataclass
 class ReplayResult:
-    replayed: int = 0
-    inserted: int = 0
-    unchanged: int = 0
-    still_rejected: int = 0
     by_table: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    def total(self, count: str) -> int:
+        return sum(counts[count] for counts in self.by_table.values())
+
+    replayed = property(lambda self: self.total("replayed"))
+    inserted = property(lambda self: self.total("inserted"))
+    unchanged = property(lambda self: self.total("unchanged"))
+    still_rejected = property(lambda self: self.total("still_rejected"))
+
     def to_dict(self) -> dict:
-        return {
-            "replayed": self.replayed,
-            "inserted": self.inserted,
-            "unchanged": self.unchanged,
-            "still_rejected": self.still_rejected,
-            "tables": self.by_table,
-        }
+        return {**{count: self.total(count) for count in _REPLAY_COUNTS}, "tables": self.by_table}
 
 
 def replay_rejections(db: Database, table_names: Iterable[str] | None = None, source: str | None = None) -> ReplayResult:
@@ -128,7 +117,7 @@ def replay_rejections(db: Database, table_names: Iterable[str] | None = None, so
     result = ReplayResult()
     for name in wanted:
         table = TABLES[name]
-        counts = {"replayed": 0, "inserted": 0, "unchanged": 0, "still_rejected": 0}
+        counts = dict.fromkeys(_REPLAY_COUNTS, 0)
         after = 0
         while True:
             entries = db.list_rejections(name, after=after, limit=MAX_BATCH_ROWS, source=source)
@@ -139,10 +128,6 @@ def replay_rejections(db: Database, table_names: Iterable[str] | None = None, so
             for key, value in outcome.items():
                 counts[key] += value
         result.by_table[name] = counts
-        result.replayed += counts["replayed"]
-        result.inserted += counts["inserted"]
-        result.unchanged += counts["unchanged"]
-        result.still_rejected += counts["still_rejected"]
     return result
 
 
