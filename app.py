@@ -28,10 +28,11 @@ def request_context(event, get_response):
 @api.handles_errors
 def status():
     try:
-        counts = api.database().counts()
+        db = api.database()
+        counts = db.counts()
     except Exception as exc:  # a health check reports; it does not fail
         return api.json_response({"status": "unavailable", "database": str(exc), "version": __version__}, 503)
-    return {"status": "ok", "version": __version__, "database": api.database().dialect, "tables": counts}
+    return {"status": "ok", "version": __version__, "database": db.dialect, "tables": counts}
 
 
 # -- rejection log ---------------------------------------------------------------------------------
@@ -118,11 +119,9 @@ def get_row(table, id):
 def delete_row(table, id):
     tbl = dictionary_table(table)
     key = api.positive_int(id, "id")
-    db = api.database()
-    with db.transaction():
-        row = db.get_row(tbl, key)
-        if row is None or not db.delete_row(tbl, key):
-            raise api.ApiError(404, "not found", f"{tbl.name} {id} does not exist")
+    row = api.database().delete_row(tbl, key)
+    if row is None:
+        raise api.ApiError(404, "not found", f"{tbl.name} {id} does not exist")
     return {"deleted": row_to_dict(tbl, row)}
 
 

@@ -316,6 +316,28 @@ class Database(ABC):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return list(self.execute(sql, params).fetchall())
 
+    def _where_in(self, statement: str, key: str, ids: Sequence[int]) -> list[tuple]:
+        """Rows of ``statement WHERE key IN (ids)``, run as one statement per IN_CHUNK ids (a
+        DELETE returns none)."""
+        rows: list[tuple] = []
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[start : start + IN_CHUNK])
+            cur = self.execute(f"{statement} WHERE {self.q(key)} IN ({self._marks(len(chunk))})", chunk)
+            if cur.description:
+                rows.extend(cur.fetchall())
+        return rows
+
+    @staticmethod
+    def _keyset(fetch: Callable[[int, int], list], batch: int) -> Iterator[tuple]:
+        """Every row `fetch(after, limit)` pages through in id order (the id first in each row)."""
+        after = 0
+        while True:
+            rows = fetch(after, batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
     def _marks(self, n: int) -> str:
         return ", ".join([self.placeholder] * n)
 
@@ -364,23 +386,15 @@ class Database(ABC):
                 if decoded[0] in wanted:
                     out[decoded[0]] = decoded
             return out
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            sql = f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} IN ({self._marks(len(chunk))})"
-            for row in self.query(sql, chunk):
-                decoded = self._decode(table, row)
-                out[decoded[0]] = decoded
+        for row in self._where_in(f"SELECT {self._cols(table)} FROM {self.q(table.name)}", table.key, ids):
+            decoded = self._decode(table, row)
+            out[decoded[0]] = decoded
         return out
 
     def existing_ids(self, table: Table, ids: Iterable[int]) -> set[int]:
         """The ids among `ids` that exist in `table`."""
-        found: set[int] = set()
-        ids = list(ids)
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            sql = f"SELECT {self.q(table.key)} FROM {self.q(table.name)} WHERE {self.q(table.key)} IN ({self._marks(len(chunk))})"
-            found.update(r[0] for r in self.query(sql, chunk))
-        return found
+        rows = self._where_in(f"SELECT {self.q(table.key)} FROM {self.q(table.name)}", table.key, list(ids))
+        return {r[0] for r in rows}
 
     def insert_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
         """Insert typed rows (dictionary order). Raises IntegrityConflict on a key or reference clash."""
@@ -500,14 +514,9 @@ class Database(ABC):
 
     def _names(self, table: Table, ids: set[int]) -> dict[int, str]:
         """id -> name (the table's second column) for `ids`."""
-        out: dict[int, str] = {}
-        wanted = sorted(ids)
-        name = table.columns[1].name
-        for start in range(0, len(wanted), IN_CHUNK):
-            chunk = wanted[start : start + IN_CHUNK]
-            sql = f"SELECT {self.q(table.key)}, {self.q(name)} FROM {self.q(table.name)} WHERE {self.q(table.key)} IN ({self._marks(len(chunk))})"
-            out.update((int(i), n) for i, n in self.query(sql, chunk))
-        return out
+        columns = f"{self.q(table.key)}, {self.q(table.columns[1].name)}"
+        rows = self._where_in(f"SELECT {columns} FROM {self.q(table.name)}", table.key, sorted(ids))
+        return {int(i): n for i, n in rows}
 
     def _query_many_rows(self, sql: str, params: Sequence[Any], columns: Sequence[str]) -> list[Sequence[Any]]:
         """The rows of `sql` (whose result columns are named `columns`), for results of thousands of rows."""
@@ -555,18 +564,19 @@ class Database(ABC):
         )
         return [self._decode(table, r) for r in self.query(sql, [after, limit])]
 
-    def delete_row(self, table: Table, key: int) -> bool:
-        """Delete one row; False when there was none. Raises ReferencedRow when other rows name it."""
+    def delete_row(self, table: Table, key: int) -> tuple | None:
+        """Delete one row and return it; None when there was none. Raises ReferencedRow when other
+        rows name it."""
         with self.transaction():
             row = self.get_row(table, key)
             if row is None:
-                return False
+                return None
             try:
                 self.execute(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key])
             except (IntegrityConflict, ReferencedRow) as exc:
                 raise ReferencedRow(f"{table.name} {key} is referenced by other rows") from exc
             self.after_delete(table, [row])
-        return True
+        return row
 
     def counts(self) -> dict[str, int]:
         """Row count per table of the dictionary, and of the rejection log."""
@@ -577,13 +587,7 @@ class Database(ABC):
 
     def iter_rows(self, table: Table, batch: int = 10000) -> Iterator[tuple]:
         """Every row of `table` in id order, fetched in keyset-paginated batches (bounded memory)."""
-        after = 0
-        while True:
-            rows = self.list_rows(table, after, batch)
-            yield from rows
-            if len(rows) < batch:
-                return
-            after = rows[-1][0]
+        return self._keyset(lambda after, limit: self.list_rows(table, after, limit), batch)
 
     # -- backups and restores (issue 5) ---------------------------------------------------------
     # A backup reads every table in one snapshot; a restore replaces whole tables in one transaction.
@@ -620,13 +624,7 @@ class Database(ABC):
             f"SELECT {cols} FROM {self.q(table.name)} WHERE {key} > {self.placeholder} "
             f"ORDER BY {key} LIMIT {self.placeholder}"
         )
-        after = 0
-        while True:
-            rows = self.query(sql, [after, batch])
-            yield from rows
-            if len(rows) < batch:
-                return
-            after = rows[-1][0]
+        return self._keyset(lambda after, limit: self.query(sql, [after, limit]), batch)
 
     def replace_tables(
         self, contents: Mapping[Table, Iterable[Sequence[Sequence[Any]] | StagedRows]]
@@ -820,10 +818,7 @@ class Database(ABC):
         return out
 
     def delete_rejections(self, ids: Iterable[int]) -> None:
-        ids = list(ids)
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            self.execute(f"DELETE FROM {self.q(REJECTIONS)} WHERE {self.q('id')} IN ({self._marks(len(chunk))})", chunk)
+        self._where_in(f"DELETE FROM {self.q(REJECTIONS)}", "id", list(ids))
 
     def update_rejection_reasons(self, reasons_by_id: dict[int, list[str]]) -> None:
         if reasons_by_id:
