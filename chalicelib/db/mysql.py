@@ -38,7 +38,6 @@ _NO_TABLE = {1146}
 _IDLE_PING_SECONDS = 30.0
 # LOAD DATA's default text format escapes (restores; values were checked against the rules already).
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-# Bulk inserts go in statements of about this size, well under any server's max_allowed_packet.
 # Tab, backslash and newline as hex literals: the same in every SQL mode (NO_BACKSLASH_ESCAPES included).
 _TSV_FORMAT = "FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A'"
 _NEEDS_TSV_ESCAPE = re.compile(r"[\\\t\n\r]").search
@@ -68,6 +67,18 @@ class _StagedFile(StagedRows):
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+
+
+def _write_tsv(prefix: str, text: str) -> str:
+    """A temporary file holding `text`, for LOAD DATA LOCAL; the caller removes it."""
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".tsv")
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
 
 
 def _tsv_escape(value: str) -> str:
@@ -118,6 +129,9 @@ class MysqlDatabase(Database):
             autocommit=True,
             local_infile=True,
             connect_timeout=5,
+            # Report results come back packed in one JSON_ARRAYAGG (`_query_many_rows`), which MariaDB
+            # caps at group_concat_max_len (1 MB by default): lifted once per connection, not per query.
+            init_command="SET SESSION group_concat_max_len = 4294967295",
             read_timeout=120,
             write_timeout=120,
         )
@@ -183,25 +197,38 @@ class MysqlDatabase(Database):
         if not rows:
             return
         line = _tsv_line(table)
-        fd, path = tempfile.mkstemp(prefix=f"hr-load-{table.name}-", suffix=".tsv")
+        path = _write_tsv(f"hr-load-{table.name}-", "".join([row.line if isinstance(row, _LoadRow) else line(row) for row in rows]))
         try:
-            with open(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write("".join([row.line if isinstance(row, _LoadRow) else line(row) for row in rows]))
-            cur = self.execute(
-                f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 "
-                f"{_TSV_FORMAT} "
-                f"({self._cols(table)})",
-                [path],
-            )
+            problem = self._load_data(table, path, len(rows), epoch_datetimes=False)
         finally:
             os.unlink(path)
-        if cur.rowcount != len(rows) or cur.warning_count:
-            warnings = self.query("SHOW WARNINGS LIMIT 10")
-            raise IntegrityConflict(
-                f"{table.name}: {len(rows) - cur.rowcount} of {len(rows)} rows not stored: "
-                + "; ".join(str(message) for _, _, message in warnings)
-            )
+        if problem:
+            raise IntegrityConflict(problem)
         self.after_insert(table, rows)
+
+    def _load_data(self, table: Table, path: str, expected: int, epoch_datetimes: bool) -> str | None:
+        """`LOAD DATA LOCAL INFILE` of the tab-separated `path` into `table` (datetime columns as whole
+        seconds since 1970 UTC when `epoch_datetimes`). With LOCAL the server cannot stop the client's
+        stream, so it skips a row that clashes on a key or reference and warns instead of failing: the
+        result is a message when fewer than `expected` rows were stored or anything was warned, else None."""
+        columns, assignments = [], []
+        for column in table.columns:
+            if epoch_datetimes and column.type == DATETIME:
+                columns.append(f"@{column.name}")
+                assignments.append(f"{self.q(column.name)} = {self._from_epoch_seconds_sql('@' + column.name)}")
+            else:
+                columns.append(self.q(column.name))
+        cur = self.execute(
+            f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 {_TSV_FORMAT} "
+            f"({', '.join(columns)})" + (f" SET {', '.join(assignments)}" if assignments else ""),
+            [path],
+        )
+        if cur.rowcount == expected and not cur.warning_count:
+            return None
+        warnings = self.query("SHOW WARNINGS LIMIT 10")
+        return f"{table.name}: {expected - cur.rowcount} of {expected} rows not stored: " + "; ".join(
+            str(message) for _, _, message in warnings
+        )
 
     def bulk_row(self, table: Table, row: tuple) -> tuple:
         return _LoadRow(row, _tsv_line(table)(row))
@@ -279,16 +306,8 @@ class MysqlDatabase(Database):
     def stage_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> StagedRows:
         """The rows as a temporary tab-separated file for `_load_restored_rows` (on disk, so a restore can
         stage far ahead of its loads, e.g. while the old rows are being deleted, in bounded memory)."""
-        line = _tsv_line(table)
-        positions = [(i, c.name) for i, c in enumerate(table.columns) if c.references]
-        fd, path = tempfile.mkstemp(prefix=f"hr-restore-{table.name}-", suffix=".tsv")
-        try:
-            with open(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write("".join(map(line, rows)))
-            named = {name: {row[i] for row in rows} for i, name in positions}
-        except BaseException:
-            os.unlink(path)
-            raise
+        named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
+        path = _write_tsv(f"hr-restore-{table.name}-", "".join(map(_tsv_line(table), rows)))
         return self._with_derived(table, _StagedFile(len(rows), named, path), rows)
 
     def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
@@ -299,28 +318,12 @@ class MysqlDatabase(Database):
         """
         staged = rows if isinstance(rows, _StagedFile) else self.stage_restored_rows(table, rows)
         try:
-            columns, assignments = [], []
-            for column in table.columns:
-                if column.type == DATETIME:
-                    columns.append(f"@{column.name}")
-                    assignments.append(f"{self.q(column.name)} = {self._from_epoch_seconds_sql('@' + column.name)}")
-                else:
-                    columns.append(self.q(column.name))
-            cur = self.execute(
-                f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 "
-                f"{_TSV_FORMAT} "
-                f"({', '.join(columns)})" + (f" SET {', '.join(assignments)}" if assignments else ""),
-                [staged.path],
-            )
+            problem = self._load_data(table, staged.path, len(staged), epoch_datetimes=True)
         finally:
             if staged is not rows:
                 staged.discard()
-        if cur.rowcount != len(staged) or cur.warning_count:
-            warnings = self.query("SHOW WARNINGS LIMIT 10")
-            raise RowsRejected(
-                f"{table.name}: {len(staged) - cur.rowcount} of {len(staged)} rows not stored: "
-                + "; ".join(str(message) for _, _, message in warnings)
-            )
+        if problem:
+            raise RowsRejected(problem)
 
     def create_schema(self) -> None:
         try:
@@ -389,8 +392,7 @@ class MysqlDatabase(Database):
     def _query_many_rows(self, sql: str, params: Sequence[Any], columns: Sequence[str]) -> list[Sequence[Any]]:
         # pymysql decodes every field in pure Python (~8 us a row here); the server packs the rows
         # into one JSON array instead, which the C json parser reads about 3x faster end to end.
-        # MariaDB caps JSON_ARRAYAGG at group_concat_max_len (1 MB by default): lift it for this session.
-        self.execute("SET SESSION group_concat_max_len = 4294967295")
+        # (The connection lifted MariaDB's JSON_ARRAYAGG size cap when it opened: see `_open`.)
         packed = ", ".join(f"r.{self.q(c)}" for c in columns)
         rows = self.query(f"SELECT JSON_ARRAYAGG(JSON_ARRAY({packed})) FROM ({sql}) r", params)
         return json.loads(rows[0][0]) if rows and rows[0][0] is not None else []
