@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,6 +31,7 @@ from chalicelib.dictionary import dependents as dictionary_dependents
 from chalicelib.dictionary import in_load_order
 from chalicelib.dictionary import table as dictionary_table
 from chalicelib.observability import logger
+from chalicelib.prefetch import Prefetch
 from chalicelib.settings import Settings
 
 CODEC = "deflate"
@@ -524,72 +523,6 @@ def read_chunks(store: BackupStore, data: TableData, chunk_rows: int = RESTORE_C
         yield chunk
 
 
-class _Prefetch:
-    """Runs an iterator in a thread, up to `depth` items ahead: Avro decoding overlaps the database's
-    bulk loads. Errors are re-raised in the consumer; `close()` stops the producer early."""
-
-    _DONE = object()
-
-    def __init__(self, source: Iterator, depth: int = 2):
-        self.queue: queue.Queue = queue.Queue(maxsize=depth)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(source,), daemon=True, name="restore-decoder")
-        self.thread.start()
-
-    def _put(self, item) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, source: Iterator) -> None:
-        try:
-            for item in source:
-                if not self._put(("item", item)):
-                    _discard(item)
-                    return
-            self._put(("done", None))
-        except BaseException as exc:  # handed to the consumer
-            self._put(("error", exc))
-        finally:
-            close = getattr(source, "close", None)
-            if close:
-                close()
-
-    def __iter__(self):
-        try:
-            while True:
-                kind, value = self.queue.get()
-                if kind == "item":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    return
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=30)
-        while True:  # items produced but never consumed (the restore failed): free what they hold
-            try:
-                kind, value = self.queue.get_nowait()
-            except queue.Empty:
-                return
-            if kind == "item":
-                _discard(value)
-
-
-def _discard(item: Any) -> None:
-    discard = getattr(item, "discard", None)
-    if discard:
-        discard()
-
-
 def _staged(db: Database, table: Table, chunks: Iterator[list[tuple]]) -> Iterator[StagedRows]:
     """Each chunk staged for the bulk load by the backend (MySQL: written to a temporary file), on the
     decoding thread: the transaction's thread then only loads, and the decoding, checking and staging
@@ -638,7 +571,7 @@ def restore(
     started = time.monotonic()
     chunk_rows = chunk_rows or RESTORE_CHUNK_ROWS
     feeds = {
-        data.table: _Prefetch(_staged(db, data.table, read_chunks(store, data, chunk_rows)), depth=RESTORE_STAGED_AHEAD)
+        data.table: Prefetch(_staged(db, data.table, read_chunks(store, data, chunk_rows)), depth=RESTORE_STAGED_AHEAD, name="restore-decoder")
         for data in sources
     }
     try:

@@ -30,7 +30,6 @@ import csv
 import gc
 import io
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -41,6 +40,7 @@ from chalicelib import ingest, validation
 from chalicelib.db import Database
 from chalicelib.dictionary import Table
 from chalicelib.observability import logger
+from chalicelib.prefetch import Prefetch
 
 CHUNK_ROWS = 20_000
 MAX_LINE_BYTES = 1 << 20  # a record of this service is well under 2 KB; 1 MiB without a newline is not CSV
@@ -236,68 +236,26 @@ class _Chunk:
     bytes_read: int
 
 
-_DONE = object()
+def _chunks(open_stream: Opener, table: Table, chunk_rows: int, bulk_row: Callable[[Table, tuple], tuple]) -> Iterator[_Chunk]:
+    """The file's records in chunks of field-checked candidates, their rows in `bulk_row` form (run
+    on the loader's parsing thread, see `load`)."""
 
-
-class _Chunks:
-    """Chunks of checked candidates from a background thread, at most one waiting ahead of the consumer."""
-
-    def __init__(self, open_stream: Opener, table: Table, chunk_rows: int, bulk_row: Callable[[Table, tuple], tuple]):
-        self._open, self._table, self._chunk_rows, self._bulk_row = open_stream, table, chunk_rows, bulk_row
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, name=f"csv-{table.name}", daemon=True)
-
-    def __enter__(self) -> "_Chunks":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        with contextlib.suppress(queue.Empty):
-            self._queue.get_nowait()  # unblock a producer waiting to put
-        self._thread.join()
-
-    def __iter__(self) -> Iterator[_Chunk]:
-        while True:
-            item = self._queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _chunk(self, records: list[tuple[int, list[str]]], bytes_read: int) -> _Chunk:
-        batch = validation.candidates(self._table, records)
+    def chunk(records: list[tuple[int, list[str]]], bytes_read: int) -> _Chunk:
+        batch = validation.candidates(table, records)
         for cand in batch:
             if cand.row is not None:
-                cand.row = self._bulk_row(self._table, cand.row)
+                cand.row = bulk_row(table, cand.row)
         return _Chunk(batch, bytes_read)
 
-    def _produce(self) -> None:
-        try:
-            with _text(self._open) as (text, counter):
-                pending: list[tuple[int, list[str]]] = []
-                for numbered in _records(text):
-                    pending.append(numbered)
-                    if len(pending) >= self._chunk_rows:
-                        if not self._put(self._chunk(pending, counter.bytes_read)):
-                            return
-                        pending = []
-                if pending and not self._put(self._chunk(pending, counter.bytes_read)):
-                    return
-            self._put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self._put(exc)
+    with _text(open_stream) as (text, counter):
+        pending: list[tuple[int, list[str]]] = []
+        for numbered in _records(text):
+            pending.append(numbered)
+            if len(pending) >= chunk_rows:
+                yield chunk(pending, counter.bytes_read)
+                pending = []
+        if pending:
+            yield chunk(pending, counter.bytes_read)
 
 
 @dataclass
@@ -358,7 +316,9 @@ def load(
         checked = check(open_stream, table)
     result = LoadResult(table=table.name, source=source)
     try:
-        with _fewer_collections(), _Chunks(open_stream, table, chunk_rows, db.bulk_row) as chunks:
+        # The next chunk is parsed and field-checked on a thread while this one is in its transaction.
+        parsed = _chunks(open_stream, table, chunk_rows, db.bulk_row)
+        with _fewer_collections(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
             for chunk in chunks:
                 batch = ingest.insert_candidates(db, table, chunk.candidates, source, bulk=True)
                 result.records += len(chunk.candidates)

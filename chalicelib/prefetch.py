@@ -1,0 +1,80 @@
+"""Producing ahead on a background thread: the loader's parsing and the restore's decoding both
+overlap the database work of the item before."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Iterator
+
+
+class Prefetch:
+    """Runs an iterator in a thread, up to `depth` items ahead, so producing the next item (parsing a
+    CSV chunk, decoding Avro) overlaps the consumer's database work. Errors are re-raised in the
+    consumer; `close()` (or leaving the `with` block) stops the producer early and discards items
+    produced but never consumed (calling their `discard()`, if they have one)."""
+
+    def __init__(self, source: Iterator, depth: int = 2, name: str = "prefetch"):
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(source,), daemon=True, name=name)
+        self.thread.start()
+
+    def __enter__(self) -> "Prefetch":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, source: Iterator) -> None:
+        try:
+            for item in source:
+                if not self._put(("item", item)):
+                    _discard(item)
+                    return
+            self._put(("done", None))
+        except BaseException as exc:  # handed to the consumer
+            self._put(("error", exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close:
+                close()
+
+    def __iter__(self):
+        try:
+            while True:
+                kind, value = self.queue.get()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        while True:  # items produced but never consumed (the restore failed): free what they hold
+            try:
+                kind, value = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "item":
+                _discard(value)
+
+
+def _discard(item: Any) -> None:
+    discard = getattr(item, "discard", None)
+    if discard:
+        discard()
