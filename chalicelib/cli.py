@@ -10,7 +10,7 @@ import time
 
 from chalicelib import db as databases
 from chalicelib import ingest, loader, reports, samples
-from chalicelib import backup_layout, backups
+from chalicelib import backup_layout, backups, bucket_layout
 from chalicelib import progress
 from chalicelib.dictionary import LOAD_ORDER, TABLES, Table, UnknownTable, table_for_filename
 from chalicelib.observability import logger
@@ -36,13 +36,13 @@ def _csv_files(paths: list[str]) -> list[tuple[str, Table]]:
         if os.path.isdir(path):
             found = sorted(
                 os.path.join(path, name) for name in os.listdir(path)
-                if name.lower().endswith(".csv") and not loader.is_report(name) and os.path.isfile(os.path.join(path, name))
+                if name.lower().endswith(".csv") and not bucket_layout.is_report(name) and os.path.isfile(os.path.join(path, name))
             )
             if not found:
                 raise CliError(f"{path}: no .csv files in this folder")
             files.extend(found)
         elif os.path.isfile(path):
-            if loader.is_report(path):
+            if bucket_layout.is_report(path):
                 raise CliError(f"{path}: a rejected-rows report, not data; load the fixed source file instead")
             files.append(path)
         elif os.path.exists(path):
@@ -100,7 +100,7 @@ def cmd_load(args) -> int:
                 if bar is not None:
                     bar.done()
             if report.count and report.count >= args.report_min:
-                target = os.path.join(os.path.dirname(os.path.abspath(path)), loader.report_name(path))
+                target = os.path.join(os.path.dirname(os.path.abspath(path)), bucket_layout.report_name(path))
                 try:
                     reports.append(report.save(target))
                 except OSError as exc:

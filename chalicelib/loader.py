@@ -47,7 +47,6 @@ MAX_LINE_BYTES = 1 << 20  # a record of this service is well under 2 KB; 1 MiB w
 READ_BYTES = 1 << 20
 KEEP_REJECTIONS = 1000  # rejected rows kept in a LoadResult; all of them go to the log and the report
 REPORT_MIN_REJECTED = 100  # "many rejections": from this many on, a load writes a rejected-rows report
-REPORT_SUFFIX = ".rejected.csv"
 
 Opener = Callable[[], Any]  # returns a fresh binary stream (anything with .read(n)) of the file
 Progress = Callable[[int, int], None]  # (records done, bytes read)
@@ -407,17 +406,6 @@ class RejectedRowsReport:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-def report_name(filename: str) -> str:
-    """The report's file name for a source file: ``hired_employees.csv`` -> ``hired_employees.rejected.csv``."""
-    base = os.path.basename(filename.replace("\\", "/"))
-    stem = base[: -len(".csv")] if base.lower().endswith(".csv") else base
-    return stem + REPORT_SUFFIX
-
-
-def is_report(filename: str) -> bool:
-    return filename.lower().endswith(REPORT_SUFFIX)
 
 
 def open_file(path: str) -> Opener:

@@ -28,12 +28,10 @@ from urllib.parse import unquote_plus
 
 from chalicelib import db as databases
 from chalicelib import loader
+from chalicelib.bucket_layout import INCOMING, REJECTED, report_path
 from chalicelib.dictionary import LOAD_ORDER, TABLES, Table, UnknownTable, table_for_filename
 from chalicelib.observability import logger
 from chalicelib.settings import Settings
-
-INCOMING = "incoming/"
-REJECTED = "rejected/"
 
 
 @dataclass(frozen=True)
@@ -92,9 +90,7 @@ def table_for_key(key: str) -> Table:
 
 def report_key(key: str) -> str:
     """``incoming/hired_employees/2021.csv`` -> ``rejected/hired_employees/2021.rejected.csv``."""
-    rest = key[len(INCOMING):] if key.startswith(INCOMING) else key
-    folder, _, name = rest.rpartition("/")
-    return REJECTED + (folder + "/" if folder else "") + loader.report_name(name)
+    return REJECTED + report_path(key[len(INCOMING):] if key.startswith(INCOMING) else key)
 
 
 class S3Loader:

@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib import api, loader
 from chalicelib.db import Database
 from chalicelib.dictionary import Table
-from chalicelib.s3_events import INCOMING
+from chalicelib.bucket_layout import INCOMING
 from chalicelib.settings import Settings
 
 CSV_CONTENT_TYPES = ["text/csv", "application/csv", "text/plain"]

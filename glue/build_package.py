@@ -28,6 +28,7 @@ SHARED = (
     "chalicelib/dictionary.py",
     "chalicelib/validation.py",
     "chalicelib/backup_layout.py",
+    "chalicelib/bucket_layout.py",
     "chalicelib/settings.py",  # imported by the MySQL backend when credentials are refused
     "chalicelib/db",
 )

@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from chalicelib import dictionary
+from chalicelib.bucket_layout import INCOMING, REJECTED, report_path
 from chalicelib.db.base import REJECTIONS
 from chalicelib.dictionary import Table
 from hrjobs import database, rows, runtime, schema, storage
@@ -40,9 +41,6 @@ log = logging.getLogger("load_csv")
 
 REQUIRED = ("SOURCE",)
 OPTIONAL: dict[str, str | None] = {"TABLE": None, "REJECTED_PREFIX": None, "WRITE_CONNECTIONS": "4", "READ_PARTITIONS": "4"}
-INCOMING = "incoming/"
-REJECTED = "rejected/"
-REPORT_SUFFIX = ".rejected.csv"  # as chalicelib.loader names its reports
 ROWS_PER_CLASSIFY_PARTITION = 200_000  # bounds the Python memory of one classify task
 SOURCE_MAX_CHARS = 1024  # width of rejections.source
 
@@ -95,9 +93,7 @@ def rejected_report_uri(source: str, table: Table, rejected_prefix: str | None =
         if root is None:
             raise ValueError(f"{source} is not under {INCOMING}: pass --REJECTED_PREFIX")
         rejected_prefix = f"{root}/{REJECTED}"
-    folder, _, name = relative.rpartition("/")
-    stem = name[: -len(".csv")] if name.lower().endswith(".csv") else name
-    return storage.join(rejected_prefix, folder, stem + REPORT_SUFFIX) if folder else storage.join(rejected_prefix, stem + REPORT_SUFFIX)
+    return storage.join(rejected_prefix, report_path(relative))
 
 
 def csv_sources(spark: SparkSession, source: str, table_name: str | None = None) -> list[tuple[str, Table]]:

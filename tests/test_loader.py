@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from chalicelib import db as databases
-from chalicelib import ingest, loader
+from chalicelib import bucket_layout, ingest, loader
 from chalicelib.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
 
 EMPLOYEE_LINES = [
@@ -168,7 +168,7 @@ def test_the_rejected_rows_report_has_line_reasons_and_original_fields(refs, tmp
     data = "\n".join([EMPLOYEE_LINES[0], "2,Bo,yesterday,1,1", "3,Cy"])
     with loader.RejectedRowsReport(HIRED_EMPLOYEES) as report:
         load_text(refs, HIRED_EMPLOYEES, data, report=report)
-        path = report.save(str(tmp_path / loader.report_name("hired_employees.csv")))
+        path = report.save(str(tmp_path / bucket_layout.report_name("hired_employees.csv")))
     assert path.endswith("hired_employees.rejected.csv")
     rows = list(csv.reader(open(path, encoding="utf-8")))
     assert rows[0] == ["line", "reasons", "id", "name", "datetime", "department_id", "job_id"]
