@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from chalicelib import validation
 from chalicelib.db import Database
+from chalicelib.db.base import StagedRows
 from chalicelib.dictionary import LOAD_ORDER, MAX_BATCH_ROWS, TABLES, Table
 from chalicelib.observability import logger
 
@@ -24,18 +25,39 @@ class BatchResult:
     rejected: list[validation.Candidate] = field(default_factory=list)
 
 
+@dataclass
+class Prepared:
+    """What a file chunk's transaction needs, worked out beforehand on another thread (the loader's
+    parsing thread): `validation.lookups` of the batch, and its field-valid rows staged for the bulk
+    insert (`Database.stage_rows`)."""
+
+    lookups: tuple[set[int], dict[str, set[int]]]
+    staged: StagedRows
+
+    @classmethod
+    def of(cls, db: Database, table: Table, batch: list[validation.Candidate]) -> "Prepared":
+        return cls(validation.lookups(table, batch), db.stage_rows(table, [c.row for c in batch if c.row is not None]))
+
+    def discard(self) -> None:
+        self.staged.discard()
+
+
 def classify_and_insert(
-    db: Database, table: Table, batch: list[validation.Candidate], bulk: bool = False
+    db: Database, table: Table, batch: list[validation.Candidate], bulk: bool = False, prepared: Prepared | None = None
 ) -> validation.Classified:
     """Within the caller's transaction: look up what the rules need, classify, insert the valid rows.
 
     `bulk` inserts through the backend's bulk path (LOAD DATA on MySQL), for file-sized chunks.
     """
-    ids, refs = validation.lookups(table, batch)
+    ids, refs = prepared.lookups if prepared is not None else validation.lookups(table, batch)
     stored = db.stored_rows(table, ids) if ids else {}
     existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in refs.items()}
     classified = validation.classify(table, batch, stored, existing)
-    (db.bulk_insert if bulk else db.insert_rows)(table, [c.row for c in classified.to_insert])
+    rows = [c.row for c in classified.to_insert]
+    if bulk:
+        db.bulk_insert(table, rows, prepared.staged if prepared is not None else None)
+    else:
+        db.insert_rows(table, rows)
     return classified
 
 
@@ -61,14 +83,16 @@ def insert_candidates(
     source: str,
     log_rejections: bool = True,
     bulk: bool = False,
+    prepared: Prepared | None = None,
 ) -> BatchResult:
     """`insert_batch` for rows the field rules have already been applied to (`validation.candidates`).
 
-    The file loader checks fields on one thread while this runs the previous chunk's transaction.
+    The file loader checks fields and prepares the chunk (`Prepared.of`) on one thread while this runs
+    the previous chunk's transaction.
     """
 
     def unit() -> validation.Classified:
-        classified = classify_and_insert(db, table, batch, bulk=bulk)
+        classified = classify_and_insert(db, table, batch, bulk=bulk, prepared=prepared)
         if log_rejections and classified.rejected:
             db.log_rejections(source, table, ((c.position, c.raw, c.reasons) for c in classified.rejected))
         return classified

@@ -91,6 +91,31 @@ def parse_datetime(value: Any) -> datetime:
 
 PARSERS = {INTEGER: parse_integer, STRING: parse_string, DATETIME: parse_datetime}
 
+# The common case of each parser, for CSV text, as a statement that sets `{v}` from the field `{f}`
+# or returns None. Each accepts a subset of what its parser accepts, with the same value (tests check
+# this on thousands of inputs); anything else falls back to the parser, whose errors name the problem.
+FAST_CSV_PARSERS = {
+    # ASCII digits only: no sign, no space, no "²"; the range as in parse_integer.
+    INTEGER: (
+        "if not ({f}.isdigit() and {f}.isascii()): return None\n"
+        "{v} = int({f})\n"
+        "if not 0 < {v} <= MAX_INTEGER: return None"
+    ),
+    STRING: (
+        "{v} = {f}.strip()\n"
+        "if not {v} or len({v}) > MAX_STRING_LENGTH or '\\x00' in {v}: return None"
+    ),
+    # parse_datetime's own first branch: 2021-11-07T02:48:42Z, already UTC with whole seconds.
+    DATETIME: (
+        "if len({f}) != 20 or {f}[19] != 'Z' or {f}[10] != 'T': return None\n"
+        "try:\n"
+        "    {v} = _fromisoformat({f}[:19])\n"
+        "except ValueError:\n"
+        "    return None\n"
+        "if {v}.tzinfo is not None or {v}.year < 1000: return None"
+    ),
+}
+
 
 def _field_parsers(table: Table) -> tuple[tuple[str, Any], ...]:
     parsers = _PARSERS_BY_TABLE.get(table.name)
@@ -137,7 +162,31 @@ def check_fields(table: Table, raw: Sequence[Any] | Mapping[str, Any]) -> tuple[
     return tuple(typed), []
 
 
-@dataclass
+_FAST_CSV_ROWS: dict[str, Any] = {}
+
+
+def fast_csv_row(table: Table) -> Any:
+    """A function from a CSV record (a list of strings) of `table` to its typed row, for records in the
+    common shape (see FAST_CSV_PARSERS), or None: then `check_fields` decides, and gives the reasons.
+
+    Generated per table from the dictionary: one straight-line function, a few times faster per row
+    than `check_fields` (which a million-row file feels).
+    """
+    fast = _FAST_CSV_ROWS.get(table.name)
+    if fast is None:
+        n = len(table.columns)
+        body = [f"if len(fields) != {n}: return None", f"{', '.join(f'f{i}' for i in range(n))}, = fields"]
+        for i, column in enumerate(table.columns):
+            body.extend(FAST_CSV_PARSERS[column.type].format(f=f"f{i}", v=f"v{i}").splitlines())
+        body.append(f"return ({''.join(f'v{i}, ' for i in range(n))})")
+        source = "def fast(fields):\n" + "".join(f"    {line}\n" for line in body)
+        scope = {"MAX_INTEGER": MAX_INTEGER, "MAX_STRING_LENGTH": MAX_STRING_LENGTH, "_fromisoformat": datetime.fromisoformat}
+        exec(compile(source, f"<fast csv row for {table.name}>", "exec"), scope)
+        fast = _FAST_CSV_ROWS[table.name] = scope["fast"]
+    return fast
+
+
+@dataclass(slots=True)
 class Candidate:
     """One incoming row: where it came from, what it said, and what the field rules made of it."""
 
@@ -149,10 +198,16 @@ class Candidate:
 
 def candidates(table: Table, raws: Iterable[tuple[int, Any]]) -> list[Candidate]:
     """Apply the field rules to (position, raw) pairs."""
+    fast = fast_csv_row(table)
     out = []
+    append = out.append
     for position, raw in raws:
-        row, reasons = check_fields(table, raw)
-        out.append(Candidate(position, raw, row, reasons))
+        row = fast(raw) if raw.__class__ is list else None
+        if row is not None:
+            append(Candidate(position, raw, row, []))
+        else:
+            row, reasons = check_fields(table, raw)
+            append(Candidate(position, raw, row, reasons))
     return out
 
 

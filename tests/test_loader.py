@@ -228,13 +228,13 @@ def test_a_concurrent_writer_between_classification_and_insert_is_retried(mysql_
     real = refs.bulk_insert
     sneaked = []
 
-    def bulk_insert(table, rows):
+    def bulk_insert(table, rows, staged=None):
         if not sneaked:
             sneaked.append(1)
             other = databases.connect(refs_url(refs))
             ingest.insert_batch(other, HIRED_EMPLOYEES, [(0, EMPLOYEE_LINES[1].split(","))], "other")
             other.close()
-        return real(table, rows)
+        return real(table, rows, staged)
 
     monkeypatch.setattr(refs, "bulk_insert", bulk_insert)
     result = load_text(refs, HIRED_EMPLOYEES, "\n".join(EMPLOYEE_LINES))

@@ -1,11 +1,12 @@
 """The data rules as pure functions: no database, no HTTP."""
 
+import random
 from datetime import datetime
 
 import pytest
 
-from chalicelib.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS, MAX_INTEGER
-from chalicelib.validation import Candidate, candidates, check_fields, classify, lookups, rejection_fingerprint
+from chalicelib.dictionary import DATETIME, DEPARTMENTS, HIRED_EMPLOYEES, INTEGER, JOBS, MAX_INTEGER, STRING, TABLES
+from chalicelib.validation import Candidate, candidates, check_fields, classify, fast_csv_row, lookups, rejection_fingerprint
 
 GOOD = ["7", "Ana Pérez", "2021-11-07T02:48:42Z", "1", "2"]
 
@@ -141,3 +142,55 @@ def test_the_same_rejection_has_the_same_fingerprint():
     assert a == rejection_fingerprint("s3://b/k.csv", "jobs", 3, ["1", ""])
     assert a != rejection_fingerprint("s3://b/k.csv", "jobs", 4, ["1", ""])
     assert isinstance(Candidate(0, None).reasons, list)
+
+
+# -- the fast path for CSV records --------------------------------------------------------------------
+
+TRICKY = {
+    INTEGER: ["1", "7", "007", "0", "00", "-3", "+3", " 5", "5 ", "4.5", "1e3", "\u00b2", "\u0661\u0662", "\uff11",
+              str(MAX_INTEGER), str(MAX_INTEGER + 1), "9" * 30, "", " ", "n/a", "\t7"],
+    STRING: ["Ann", " Ann ", "Ana P\u00e9rez", "", "   ", "\t", "a" * 255, "a" * 256, " " + "a" * 255 + " ", "\u00e9" * 255,
+             "x\x00y", "tab\there", "line\nbreak", "back\\slash", "Robert'); DROP TABLE jobs;--", "\u3000Kenji\u3000"],
+    DATETIME: ["2021-11-07T02:48:42Z", "2021-11-07T02:48:42z", "2021-11-07 02:48:42Z", "2021-11-07t02:48:42Z",
+               "2021-02-30T10:00:00Z", "2024-02-29T10:00:00Z", "0999-01-01T00:00:00Z", "1000-01-01T00:00:00Z",
+               "9999-12-31T23:59:59Z", "2021-11-07T24:00:00Z", "2021-11-07T02:48+01Z", "2021-11-07T02:48:42.5Z",
+               "2021-11-07T02:48:4Z", "20211107T024842Z", "2021-11-07T02:48:42+00:00", " 2021-11-07T02:48:42Z",
+               "2021-11-07T02:48:42Z ", "2021-11-07T02:48:42", "2021-11-07", "yesterday", "", "2021-W45-7T02:48:42Z",
+               "2021-11-07T02:48:42\u0661", "\u0662021-11-07T02:48:42Z"],
+}
+COMMON = {INTEGER: "42", STRING: "Ana P\u00e9rez", DATETIME: "2021-11-07T02:48:42Z"}
+
+
+def _mutated(text: str, rng: random.Random) -> str:
+    chars = list(text or "x")
+    for _ in range(rng.randint(1, 2)):
+        chars[rng.randrange(len(chars))] = rng.choice("0129:-TtZz .+\u00e9\u0661\x00")
+    return "".join(chars)
+
+
+@pytest.mark.parametrize("table", list(TABLES.values()), ids=list(TABLES))
+def test_the_fast_path_gives_what_the_rules_give_or_leaves_the_record_to_them(table):
+    fast, rng = fast_csv_row(table), random.Random(20261122)
+    accepted = 0
+    for _ in range(6000):
+        fields = []
+        for column in table.columns:
+            pool = TRICKY[column.type]
+            kind = rng.random()
+            fields.append(COMMON[column.type] if kind < 0.6 else rng.choice(pool) if kind < 0.85 else _mutated(rng.choice(pool), rng))
+        if rng.random() < 0.02:
+            fields = fields[:-1] if rng.random() < 0.5 else fields + ["extra"]
+        row = fast(fields)
+        if row is not None:
+            accepted += 1
+            assert check_fields(table, fields) == (row, []), fields
+        (cand,) = candidates(table, [(1, fields)])
+        assert (cand.row, cand.reasons) == check_fields(table, fields), fields
+    assert accepted > 500  # the fast path does take the common shapes
+
+
+def test_the_fast_path_takes_the_common_shape_of_every_table():
+    for table in TABLES.values():
+        fields = [COMMON[c.type] for c in table.columns]
+        row = fast_csv_row(table)(fields)
+        assert row is not None and check_fields(table, fields) == (row, [])

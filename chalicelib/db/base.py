@@ -102,13 +102,14 @@ class Rejection:
 
 
 class StagedRows:
-    """A chunk of restored rows made ready for the backend's bulk load (see `Database.stage_restored_rows`),
-    which may be done on another thread, ahead of and beside the restore's transaction. Knows its row
-    count (``len``) and, per referencing column, the values its rows name; `discard()` frees what it holds."""
+    """A chunk of rows made ready for the backend's bulk insert (see `Database.stage_rows`), which may be
+    done on another thread, ahead of and beside the transaction that inserts them. Knows its row count
+    (``len``), per referencing column the values its rows name, and their share of derived data;
+    `discard()` frees what it holds."""
 
     def __init__(self, count: int, named: dict[str, set[int]], rows: Sequence[Sequence[Any]] | None = None):
         self.count, self.named, self.rows = count, named, rows
-        # hired_employees: the rows' hires per (year, department_id, job_id) in Q1..Q4 (see `replace_tables`).
+        # hired_employees: the rows' hires per (year, department_id, job_id) in Q1..Q4.
         self.quarterly: dict[tuple[int, int, int], list[int]] | None = None
 
     def __len__(self) -> int:
@@ -396,39 +397,52 @@ class Database(ABC):
         rows = self._where_in(f"SELECT {self.q(table.key)} FROM {self.q(table.name)}", table.key, list(ids))
         return {r[0] for r in rows}
 
-    def insert_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert typed rows (dictionary order). Raises IntegrityConflict on a key or reference clash."""
+    def insert_rows(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None = None) -> None:
+        """Insert typed rows (dictionary order). Raises IntegrityConflict on a key or reference clash.
+        (`staged`: as for `bulk_insert`.)"""
         if not rows:
             return
         sql = f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES ({self._marks(len(table.columns))})"
         self.executemany(sql, self.encode_rows(table, rows))
-        self.after_insert(table, rows)
+        self.after_insert(table, rows, staged)
 
-    def bulk_insert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    def bulk_insert(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None = None) -> None:
         """Insert many typed rows as fast as the backend can, in the caller's transaction.
 
         Same contract as `insert_rows` (all or nothing, IntegrityConflict on a clash that slipped past
         classification, `after_insert` called with the rows); the file loader uses it for its chunks.
+        `staged` is `stage_rows` of these rows or of a superset of them (a chunk's rows before
+        classification took some out): it is used when it holds as many rows as `rows`, the same ones.
         """
-        self.insert_rows(table, rows)
+        self.insert_rows(table, rows, staged)
 
-    def bulk_row(self, table: Table, row: tuple) -> tuple:
-        """`row` in the form `bulk_insert` takes fastest, still equal to `row` (the rules compare it).
+    def stage_rows(self, table: Table, rows: Sequence[Sequence[Any]], epoch_datetimes: bool = False) -> StagedRows:
+        """Typed rows made ready for `bulk_insert` (the file loader) or `_load_restored_rows` (a restore,
+        whose datetimes are whole seconds since 1970 UTC: `epoch_datetimes`), with what the write needs to
+        know of them. Uses no connection and no shared state: callers stage on another thread, ahead of
+        the transaction, so that work overlaps the database's."""
+        named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
+        return self._with_derived(table, StagedRows(len(rows), named, rows), rows, epoch_datetimes)
 
-        Pure and thread-safe: the file loader calls it on its parsing thread, so the encoding work
-        overlaps the previous chunk's transaction instead of adding to it.
-        """
-        return row
+    @staticmethod
+    def _with_derived(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]], epoch_datetimes: bool) -> StagedRows:
+        if table.name == "hired_employees":
+            staged.quarterly = (quarterly_counts_of_seconds if epoch_datetimes else quarterly_counts)(rows)
+        return staged
 
     # -- derived data ---------------------------------------------------------------------------
     # Every write path calls these inside its transaction, so anything derived from the tables (the
     # reports' summary) is exact whenever the rows are. A path that writes rows any other way (a
     # bulk load, a restore, a Glue job) calls `after_insert` with its rows or `rebuild_derived()`.
 
-    def after_insert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
-        """Typed rows were just inserted into `table` in the current transaction."""
+    def after_insert(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None = None) -> None:
+        """Typed rows were just inserted into `table` in the current transaction (`staged`: as for
+        `bulk_insert`, whose counts are used when it holds these rows)."""
         if table.name == "hired_employees" and rows:
-            self._add_quarterly_hires(quarterly_counts(rows), sign=1)
+            if staged is not None and len(staged) == len(rows) and staged.quarterly is not None:
+                self._add_quarterly_hires(staged.quarterly, sign=1)
+            else:
+                self._add_quarterly_hires(quarterly_counts(rows), sign=1)
 
     def after_delete(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
         """Typed rows were just deleted from `table` in the current transaction."""
@@ -453,7 +467,7 @@ class Database(ABC):
         # Keys in one order in every transaction, so two writers lock summary rows in the same order.
         keys = sorted(counts)
         if sign > 0:
-            self.executemany(self._upsert_quarterly_hires_sql(), [(*k, *counts[k]) for k in keys])
+            self._upsert_quarterly_hires([(*k, *counts[k]) for k in keys])
             return
         table = self.q(QUARTERLY_HIRES)
         match = " AND ".join(f"{self.q(c)} = {self.placeholder}" for c in QUARTERLY_HIRES_KEY)
@@ -463,11 +477,12 @@ class Database(ABC):
         total = " + ".join(self.q(q) for q in QUARTERS)
         self.executemany(f"DELETE FROM {table} WHERE {match} AND {total} <= 0", [tuple(k) for k in keys])
 
-    def _upsert_quarterly_hires_sql(self) -> str:
-        """INSERT of (year, department_id, job_id, q1, q2, q3, q4) that adds the counts to an existing row."""
-        return self._upsert_sql(
+    def _upsert_quarterly_hires(self, rows: list[tuple[int, ...]]) -> None:
+        """Add (year, department_id, job_id, q1, q2, q3, q4) rows, in this order, to the summary."""
+        sql = self._upsert_sql(
             QUARTERLY_HIRES, (*QUARTERLY_HIRES_KEY, *QUARTERS), QUARTERLY_HIRES_KEY, {q: "{old} + {new}" for q in QUARTERS}
         )
+        self.executemany(sql, rows)
 
     @abstractmethod
     def _year_sql(self, column: str) -> str:
@@ -660,7 +675,7 @@ class Database(ABC):
                 for table in tables:
                     stored[table.name] = 0
                     for rows in contents[table]:
-                        staged = rows if isinstance(rows, StagedRows) else self.stage_restored_rows(table, rows)
+                        staged = rows if isinstance(rows, StagedRows) else self.stage_rows(table, rows, epoch_datetimes=True)
                         try:
                             if len(staged):
                                 self._load_restored_rows(table, staged)
@@ -743,18 +758,6 @@ class Database(ABC):
 
     def _resume_reference_checks(self) -> None:
         """Check foreign keys row by row again."""
-
-    def stage_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> StagedRows:
-        """A chunk of restored rows (see `replace_tables`) made ready for `_load_restored_rows`. Uses no
-        connection and no shared state: callers may stage on another thread, ahead of the load."""
-        named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
-        return self._with_derived(table, StagedRows(len(rows), named, rows), rows)
-
-    @staticmethod
-    def _with_derived(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]]) -> StagedRows:
-        if table.name == "hired_employees":
-            staged.quarterly = quarterly_counts_of_seconds(rows)
-        return staged
 
     def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
         """Insert restored rows (see `replace_tables`); RowsRejected when one repeats an id."""

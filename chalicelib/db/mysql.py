@@ -14,6 +14,9 @@ from typing import Any, Sequence
 import pymysql
 
 from chalicelib.db.base import (
+    QUARTERLY_HIRES,
+    QUARTERLY_HIRES_KEY,
+    QUARTERS,
     REJECTIONS,
     Database,
     DatabaseError,
@@ -26,7 +29,7 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
-from chalicelib.dictionary import DATETIME, STRING, Table
+from chalicelib.dictionary import DATETIME, INTEGER, STRING, Table
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
 _GONE = {2003, 2006, 2013, 2055}  # can't connect, server has gone away, lost connection
@@ -43,22 +46,13 @@ _TSV_FORMAT = "FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X
 _NEEDS_TSV_ESCAPE = re.compile(r"[\\\t\n\r]").search
 
 
-class _LoadRow(tuple):
-    """A typed row that carries its LOAD DATA line, written off the transaction's critical path."""
-
-    line: str
-
-    def __new__(cls, row: Sequence[Any], line: str) -> "_LoadRow":
-        self = super().__new__(cls, row)
-        self.line = line
-        return self
-
-
-
 class _StagedFile(StagedRows):
-    def __init__(self, count: int, named: dict[str, set[int]], path: str):
+    """Staged rows as a temporary file of LOAD DATA text (datetimes as text, or as seconds since 1970)."""
+
+    def __init__(self, count: int, named: dict[str, set[int]], path: str, epoch_datetimes: bool):
         super().__init__(count, named)
         self.path: str | None = path
+        self.epoch_datetimes = epoch_datetimes
 
     def discard(self) -> None:
         path, self.path = self.path, None
@@ -185,26 +179,32 @@ class MysqlDatabase(Database):
     def q(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
 
-    def bulk_insert(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+    def bulk_insert(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None = None) -> None:
         """`LOAD DATA LOCAL INFILE` of the validated rows from a temporary tab-separated file.
 
-        The values travel as data, never as SQL text. Their lines were written off the transaction's
-        critical path by `bulk_row` (on the loader's parsing thread). With LOCAL the server skips a row
-        that clashes on a key or reference and warns instead of failing, so a shortfall or a warning
-        (a concurrent writer got in after classification) is raised as IntegrityConflict: the caller's
-        transaction is rolled back and retried.
+        The values travel as data, never as SQL text. The file is `staged`'s when that holds these rows
+        (written off the transaction's critical path, on the loader's parsing thread), else written
+        now. With LOCAL the server skips a row that clashes on a key or reference and warns instead of
+        failing, so a shortfall or a warning (a concurrent writer got in after classification) is raised
+        as IntegrityConflict: the caller's transaction is rolled back and retried.
         """
         if not rows:
             return
-        line = _tsv_line(table)
-        path = _write_tsv(f"hr-load-{table.name}-", "".join([row.line if isinstance(row, _LoadRow) else line(row) for row in rows]))
-        try:
-            problem = self._load_data(table, path, len(rows), epoch_datetimes=False)
-        finally:
-            os.unlink(path)
+        problem = self._load_staged(table, rows, staged if staged is not None and len(staged) == len(rows) else None)
         if problem:
             raise IntegrityConflict(problem)
-        self.after_insert(table, rows)
+        self.after_insert(table, rows, staged)
+
+    def _load_staged(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None, epoch_datetimes: bool = False) -> str | None:
+        """`_load_data` of `staged`'s file, or of one written for `rows` and removed after."""
+        own = not isinstance(staged, _StagedFile)
+        if own:
+            staged = self.stage_rows(table, rows, epoch_datetimes)
+        try:
+            return self._load_data(table, staged.path, len(staged), staged.epoch_datetimes)
+        finally:
+            if own:
+                staged.discard()
 
     def _load_data(self, table: Table, path: str, expected: int, epoch_datetimes: bool) -> str | None:
         """`LOAD DATA LOCAL INFILE` of the tab-separated `path` into `table` (datetime columns as whole
@@ -229,9 +229,6 @@ class MysqlDatabase(Database):
         return f"{table.name}: {expected - cur.rowcount} of {expected} rows not stored: " + "; ".join(
             str(message) for _, _, message in warnings
         )
-
-    def bulk_row(self, table: Table, row: tuple) -> tuple:
-        return _LoadRow(row, _tsv_line(table)(row))
 
     def _encode(self, value: Any) -> Any:
         # A 'YYYY-MM-DD HH:MM:SS' string escapes several times faster in pymysql than a datetime.
@@ -303,25 +300,21 @@ class MysqlDatabase(Database):
         except DatabaseError:
             self._discard()  # a connection in an unknown state is not reused
 
-    def stage_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> StagedRows:
-        """The rows as a temporary tab-separated file for `_load_restored_rows` (on disk, so a restore can
-        stage far ahead of its loads, e.g. while the old rows are being deleted, in bounded memory)."""
+    def stage_rows(self, table: Table, rows: Sequence[Sequence[Any]], epoch_datetimes: bool = False) -> StagedRows:
+        """The rows as a temporary file of LOAD DATA text (on disk, so a load or a restore can stage
+        ahead of the database, e.g. while the old rows are being deleted, in bounded memory)."""
         named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
-        path = _write_tsv(f"hr-restore-{table.name}-", "".join(map(_tsv_line(table), rows)))
-        return self._with_derived(table, _StagedFile(len(rows), named, path), rows)
+        path = _write_tsv(f"hr-{table.name}-", "".join(map(_tsv_line(table), rows)))
+        return self._with_derived(table, _StagedFile(len(rows), named, path, epoch_datetimes), rows, epoch_datetimes)
 
     def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
-        """`LOAD DATA LOCAL INFILE` of the rows' temporary tab-separated file (see `stage_restored_rows`).
+        """`LOAD DATA LOCAL INFILE` of the rows' temporary tab-separated file (see `stage_rows`).
 
         With LOCAL the server cannot stop the client's stream, so it skips a row whose id repeats and
         warns instead of failing: every load is checked for a shortfall or a warning (RowsRejected).
         """
-        staged = rows if isinstance(rows, _StagedFile) else self.stage_restored_rows(table, rows)
-        try:
-            problem = self._load_data(table, staged.path, len(staged), epoch_datetimes=True)
-        finally:
-            if staged is not rows:
-                staged.discard()
+        staged = rows if isinstance(rows, StagedRows) else None
+        problem = self._load_staged(table, rows if staged is None else [], staged, epoch_datetimes=True)
         if problem:
             raise RowsRejected(problem)
 
@@ -382,6 +375,21 @@ class MysqlDatabase(Database):
         # MySQL upserts on any unique key; VALUES(col) is the incoming value.
         sets = ", ".join(f"{self.q(c)} = {expr.replace('{new}', f'VALUES({self.q(c)})')}" for c, expr in assignments)
         return f"ON DUPLICATE KEY UPDATE {sets}"
+
+    def _upsert_quarterly_hires(self, rows: list[tuple[int, ...]]) -> None:
+        # One statement whose rows travel as one JSON parameter, unpacked by the server (JSON_TABLE:
+        # MySQL 8, MariaDB 10.6): pymysql would escape each of the tens of thousands of values of a file
+        # chunk's summary in Python, on the transaction's critical path.
+        # (The JSON columns are named v0..v6: the same names as the table's would be ambiguous below.)
+        columns = (*QUARTERLY_HIRES_KEY, *QUARTERS)
+        paths = ", ".join(f"v{i} {self.column_types[INTEGER]} PATH '$[{i}]'" for i in range(len(columns)))
+        add = self._on_conflict(QUARTERLY_HIRES_KEY, [(q, f"{self.q(q)} + {{new}}") for q in QUARTERS])
+        self.execute(
+            f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({', '.join(self.q(c) for c in columns)}) "
+            f"SELECT {', '.join(f'v{i}' for i in range(len(columns)))} FROM JSON_TABLE(%s, '$[*]' COLUMNS ({paths})) j "
+            f"ORDER BY v0, v1, v2 {add}",
+            [json.dumps(rows)],
+        )
 
     def _year_sql(self, column: str) -> str:
         return f"YEAR({column})"
