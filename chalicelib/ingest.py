@@ -49,10 +49,10 @@ def classify_and_insert(
 
     `bulk` inserts through the backend's bulk path (LOAD DATA on MySQL), for file-sized chunks.
     """
-    ids, refs = prepared.lookups if prepared is not None else validation.lookups(table, batch)
+    ids, refs = found = prepared.lookups if prepared is not None else validation.lookups(table, batch)
     stored = db.stored_rows(table, ids) if ids else {}
     existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in refs.items()}
-    classified = validation.classify(table, batch, stored, existing)
+    classified = validation.classify(table, batch, stored, existing, found)
     rows = [c.row for c in classified.to_insert]
     if bulk:
         db.bulk_insert(table, rows, prepared.staged if prepared is not None else None)

@@ -234,13 +234,22 @@ def classify(
     batch: Sequence[Candidate],
     stored: Mapping[int, Row],
     existing_refs: Mapping[str, set[int]],
+    lookups: tuple[set[int], dict[str, set[int]]] | None = None,
 ) -> Classified:
     """Sort a batch into rows to insert, identical re-deliveries and rejections.
 
     `stored` maps the batch's ids that already exist to their stored rows; `existing_refs` maps each
     referenced table to the referenced ids that exist. Within the batch, an id is kept at its first
     occurrence and rejected after it. `batch` is not modified, so a retried transaction can classify again.
+    Given `lookups(table, batch)`, the common case of a new file's chunk (no id stored or repeated, every
+    reference there) is sorted without looking at each row's values again.
     """
+    if lookups is not None and not stored:
+        ids, refs = lookups
+        if all(wanted <= existing_refs.get(name, set()) for name, wanted in refs.items()):
+            valid = [c for c in batch if c.row is not None]
+            if len(valid) == len(ids):
+                return Classified(to_insert=valid, rejected=[c for c in batch if c.row is None])
     result = Classified()
     seen: dict[int, int] = {}
     ref_columns = [(i, col) for i, col in enumerate(table.columns) if col.references]

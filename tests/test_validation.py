@@ -194,3 +194,27 @@ def test_the_fast_path_takes_the_common_shape_of_every_table():
         fields = [COMMON[c.type] for c in table.columns]
         row = fast_csv_row(table)(fields)
         assert row is not None and check_fields(table, fields) == (row, [])
+
+
+def _summary(classified):
+    return [[(c.position, c.row, c.reasons) for c in part] for part in (classified.to_insert, classified.unchanged, classified.rejected)]
+
+
+def test_classify_with_lookups_gives_what_it_gives_without():
+    rng = random.Random(7)
+    taken_fast = 0
+    for _ in range(400):
+        rows = []
+        for i in range(rng.randint(0, 30)):
+            key = rng.randint(1, 40) if rng.random() < 0.3 else 1000 + i
+            department = rng.choice([1, 2, 3]) if rng.random() < 0.1 else 1
+            job = rng.choice([2, 5]) if rng.random() < 0.1 else 2
+            rows.append([str(key), "A", "2021-01-01T00:00:00Z", str(department), str(job)] if rng.random() > 0.05 else ["bad"])
+        batch = candidates(HIRED_EMPLOYEES, enumerate(rows))
+        stored = {} if rng.random() < 0.6 else {5: (5, "A", datetime(2021, 1, 1), 1, 2)}
+        existing = {"departments": {1, 2}, "jobs": {2}}
+        found = lookups(HIRED_EMPLOYEES, batch)
+        slow = classify(HIRED_EMPLOYEES, batch, stored, existing)
+        assert _summary(classify(HIRED_EMPLOYEES, batch, stored, existing, found)) == _summary(slow)
+        taken_fast += not stored and all(r.row is None for r in slow.rejected)
+    assert taken_fast > 50  # the common case does come up
