@@ -31,7 +31,7 @@ from chalicelib.dictionary import dependents as dictionary_dependents
 from chalicelib.dictionary import in_load_order
 from chalicelib.dictionary import table as dictionary_table
 from chalicelib.observability import logger
-from chalicelib.prefetch import Prefetch
+from chalicelib.prefetch import Prefetch, tuned_interpreter
 from chalicelib.settings import Settings
 
 CODEC = "deflate"
@@ -575,7 +575,8 @@ def restore(
         for data in sources
     }
     try:
-        stored = db.replace_tables(feeds)
+        with tuned_interpreter():
+            stored = db.replace_tables(feeds)
     except RowsRejected as exc:
         raise InvalidBackup(f"the backup repeats an id: {exc}") from None
     except ReferenceViolation as exc:

@@ -27,12 +27,9 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import gc
 import io
 import os
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, Callable, Iterable, Iterator
@@ -41,7 +38,7 @@ from chalicelib import ingest, validation
 from chalicelib.db import Database
 from chalicelib.dictionary import Table
 from chalicelib.observability import logger
-from chalicelib.prefetch import Prefetch
+from chalicelib.prefetch import Prefetch, tuned_interpreter
 
 CHUNK_ROWS = 50_000  # per transaction; the report summary's upkeep costs per chunk about as much as 10k rows
 MAX_LINE_BYTES = 1 << 20  # a record of this service is well under 2 KB; 1 MiB without a newline is not CSV
@@ -168,42 +165,6 @@ def _records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str]]]:
         raise UnreadableFile(f"not valid CSV: {friendly}", reader.line_num or None) from None
 
 
-_tuning_lock = threading.Lock()
-_tuning_users = 0
-_SWITCH_INTERVAL = 0.001  # seconds; CPython's default is 0.005
-
-
-@contextlib.contextmanager
-def _tuned_interpreter() -> Iterator[None]:
-    """While a load runs, collect garbage less often and hand the GIL over sooner (process-wide
-    settings, restored when the last concurrent load ends).
-
-    - A chunk is tens of thousands of small container objects that live until its transaction ends and
-      hold no reference cycles; with the default thresholds the cyclic collector walks them over and
-      over, about a third of the loader's CPU time. Reference counting still frees every chunk.
-    - The transaction's thread mostly waits on the database socket, and after every wait it needs the
-      GIL back from the parsing thread, which CPython hands over only after its switch interval. At the
-      default 5 ms, the LOAD DATA stream (16 KB packets, a read and a send each) and every query stall
-      behind the parser: a million-row load spent about 30% longer in the database's statements.
-    """
-    global _tuning_users
-    with _tuning_lock:
-        if _tuning_users == 0:
-            _tuned_interpreter.saved = (gc.get_threshold(), sys.getswitchinterval())  # type: ignore[attr-defined]
-            gc.set_threshold(100_000, 50, 100)
-            sys.setswitchinterval(min(_SWITCH_INTERVAL, sys.getswitchinterval()))
-        _tuning_users += 1
-    try:
-        yield
-    finally:
-        with _tuning_lock:
-            _tuning_users -= 1
-            if _tuning_users == 0:
-                thresholds, interval = _tuned_interpreter.saved  # type: ignore[attr-defined]
-                gc.set_threshold(*thresholds)
-                sys.setswitchinterval(interval)
-
-
 # -- pass 1: check ----------------------------------------------------------------------------------
 
 
@@ -328,7 +289,7 @@ def load(
     try:
         # The next chunk is parsed and field-checked on a thread while this one is in its transaction.
         parsed = _chunks(open_stream, db, table, chunk_rows)
-        with _tuned_interpreter(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
+        with tuned_interpreter(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
             for chunk in chunks:
                 try:
                     batch = ingest.insert_candidates(db, table, chunk.candidates, source, bulk=True, prepared=chunk.prepared)
