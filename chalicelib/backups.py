@@ -25,7 +25,7 @@ import fastavro
 from chalicelib import backup_layout
 from chalicelib.backup_storage import BackupStore, StorageError, StorageNotFound, StoredFile, store_and_path, store_for
 from chalicelib.db import Database
-from chalicelib.db.base import ReferenceViolation, RowsRejected, StagedRows
+from chalicelib.db.base import ReferenceViolation, RowsRejected, StagedRows, TooScattered
 from chalicelib.dictionary import DATETIME, INTEGER, MAX_INTEGER, MAX_STRING_LENGTH, STRING, TABLES, Table, avro_schema
 from chalicelib.dictionary import dependents as dictionary_dependents
 from chalicelib.dictionary import in_load_order
@@ -552,6 +552,20 @@ def restore_set(table: Table, with_dependents: bool) -> list[Table]:
     return in_load_order(list(wanted.values()))
 
 
+def _replace(db: Database, store: BackupStore, sources: list[TableData], chunk_rows: int, merge: bool) -> dict[str, int]:
+    """`Database.replace_tables` fed from the backup's files, decoded and staged ahead on threads."""
+    feeds = {
+        data.table: Prefetch(_staged(db, data.table, read_chunks(store, data, chunk_rows)), depth=RESTORE_STAGED_AHEAD, name="restore-decoder")
+        for data in sources
+    }
+    try:
+        with tuned_interpreter():
+            return db.replace_tables(feeds, merge=merge)
+    finally:
+        for feed in feeds.values():
+            feed.close()
+
+
 def restore(
     db: Database,
     store: BackupStore,
@@ -570,13 +584,14 @@ def restore(
     sources = locate(store, ref, tables)
     started = time.monotonic()
     chunk_rows = chunk_rows or RESTORE_CHUNK_ROWS
-    feeds = {
-        data.table: Prefetch(_staged(db, data.table, read_chunks(store, data, chunk_rows)), depth=RESTORE_STAGED_AHEAD, name="restore-decoder")
-        for data in sources
-    }
     try:
-        with tuned_interpreter():
-            stored = db.replace_tables(feeds)
+        try:
+            stored = _replace(db, store, sources, chunk_rows, merge=True)
+        except TooScattered as exc:
+            # Ids too scattered to delete the rows the backup lacks by range: nothing changed; empty
+            # the tables first instead.
+            logger.info("restore without merging", extra={"reason": str(exc)})
+            stored = _replace(db, store, sources, chunk_rows, merge=False)
     except RowsRejected as exc:
         raise InvalidBackup(f"the backup repeats an id: {exc}") from None
     except ReferenceViolation as exc:
@@ -591,9 +606,6 @@ def restore(
             detail["hint"] = "restore the dependent tables from the same backup too (with_dependents)"
             raise RestoreRefused(detail) from None
         raise InvalidBackup(detail) from None
-    finally:
-        for feed in feeds.values():
-            feed.close()
     seconds = time.monotonic() - started
     result = {
         "restored": {name: {"rows": n} for name, n in stored.items()},

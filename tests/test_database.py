@@ -149,3 +149,22 @@ def test_tls_is_off_only_when_asked_and_a_bad_flag_is_refused():
 def test_without_a_secret_the_local_database_url_is_used():
     assert settings.Settings.from_env({"DATABASE_URL": "sqlite:///x.db"}).database_url == "sqlite:///x.db"
     assert settings.Settings.from_env({}).database_url == settings.DEFAULT_LOCAL_DATABASE
+
+
+def test_key_runs_merge_chunks_in_any_order_and_catch_a_repeated_id():
+    from chalicelib.db.base import KeyRuns, RowsRejected, TooScattered, id_runs
+
+    assert id_runs([3, 1, 2, 2, 7, 9, 8, 12]) == [(1, 3), (7, 9), (12, 12)]
+    keys = KeyRuns(HIRED_EMPLOYEES, limit=3)
+    keys.add(id_runs([5, 6, 7]))
+    keys.add(id_runs([8, 9, 20]))
+    keys.add(id_runs([1, 2]))
+    assert keys.runs == [(1, 2), (5, 9), (20, 20)]
+    assert keys.gaps() == [(None, 0), (3, 4), (10, 19), (21, None)]
+    with pytest.raises(RowsRejected):
+        keys.add(id_runs([19, 20]))
+    with pytest.raises(RowsRejected):
+        keys.add(None)  # a chunk repeating an id within itself
+    with pytest.raises(TooScattered):
+        keys.add(id_runs([30]))
+    assert KeyRuns(HIRED_EMPLOYEES, limit=3).gaps() == [(None, None)]

@@ -79,6 +79,46 @@ def test_a_round_trip_gives_identical_rows(client, headers, db, backup_dir, tabl
     assert checksums(db) == before
 
 
+def _change_around_the_backup(db):
+    """Rows the backup lacks (before, between and after its ids), rows it has changed, rows it has gone."""
+    hired = [dict(r, id=i) for i, r in zip((150, 151, 2_000, 50_000), employee_rows(4))]
+    from chalicelib import ingest
+
+    assert ingest.insert_batch(db, HIRED_EMPLOYEES, enumerate(hired), "test").inserted == 4
+    db.execute("UPDATE hired_employees SET name = 'Changed', job_id = 2 WHERE id IN (3, 420)")
+    db.execute("DELETE FROM hired_employees WHERE id BETWEEN 300 AND 310 OR id = 1")
+
+
+@pytest.mark.parametrize(
+    "max_runs, changed_share",
+    [(None, None), (None, 0.0), (1, None)],
+    ids=["merged", "merged-deleting-and-loading-after-a-changed-chunk", "too-scattered-to-merge"],
+)
+def test_a_restore_over_a_changed_table_brings_back_exactly_the_backup(client, headers, db, backup_dir, monkeypatch, max_runs, changed_share):
+    monkeypatch.setattr(backups, "RESTORE_CHUNK_ROWS", 100)
+    if changed_share is not None:
+        monkeypatch.setattr("chalicelib.db.base.MERGE_CHANGED_SHARE", changed_share)
+    seed(db)
+    db.execute("DELETE FROM hired_employees WHERE id BETWEEN 140 AND 160 OR id > 900")  # the backup's ids: 2 runs
+    before = checksums(db)
+    backup_id = backup(client, headers)
+    _change_around_the_backup(db)
+    assert checksums(db) != before
+    merges = []
+    real = type(db).replace_tables
+    monkeypatch.setattr(type(db), "replace_tables", lambda self, feeds, merge=True: merges.append(merge) or real(self, feeds, merge))
+    if max_runs:
+        monkeypatch.setattr("chalicelib.db.base.MAX_MERGE_RUNS", max_runs)
+    status, body = restore(client, headers, "hired_employees", {"backup": backup_id})
+    assert status == 200, body
+    assert checksums(db) == before
+    from tests.test_reports import assert_summary_exact
+
+    assert_summary_exact(db)
+    # MySQL merges (and falls back to emptying the table first when the ids are too scattered).
+    assert merges == ([True] if not max_runs or not db.merging_restores else [True, False])
+
+
 def test_a_restore_keeps_the_foreign_keys_pointing_at_the_live_tables(client, headers, db, backup_dir):
     seed(db)
     backup_id = backup(client, headers)
@@ -176,9 +216,9 @@ def loaded(client, headers, db, backup_dir, monkeypatch):
     loads = []
     original = type(db)._load_restored_rows
 
-    def counting(self, table, rows):
+    def counting(self, table, rows, **options):
         loads.append(len(rows))
-        return original(self, table, rows)
+        return original(self, table, rows, **options)
 
     monkeypatch.setattr(type(db), "_load_restored_rows", counting)
     return backup_id, backup_dir / "backups" / backup_id, checksums(db), loads
@@ -256,7 +296,7 @@ def test_a_dropped_connection_changes_nothing_and_answers_503(client, headers, d
     backup_id, folder, before, loads = loaded
     counting = type(db)._load_restored_rows
 
-    def dropping(self, table, rows):
+    def dropping(self, table, rows, **options):
         if len(loads) == 3:
             if isinstance(self, MysqlDatabase):
                 connection_id = self.query("SELECT CONNECTION_ID()")[0][0]
@@ -266,7 +306,7 @@ def test_a_dropped_connection_changes_nothing_and_answers_503(client, headers, d
                 admin.close()
             else:
                 raise sqlite3.OperationalError("disk I/O error")
-        return counting(self, table, rows)
+        return counting(self, table, rows, **options)
 
     monkeypatch.setattr(type(db), "_load_restored_rows", dropping)
     status, body = restore(client, headers, "hired_employees", {"backup": backup_id})

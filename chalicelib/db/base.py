@@ -22,6 +22,8 @@ T = TypeVar("T")
 REJECTIONS = "rejections"
 IN_CHUNK = 1000  # ids per IN (...) list
 DENSE_SPAN = 4  # `stored_rows` scans an id range when it is at most this many times the ids wanted
+MAX_MERGE_RUNS = 10_000  # a merging restore deletes the rows it did not bring by id range, up to this many
+MERGE_CHANGED_SHARE = 0.3  # a merging restore replaces rows while at most this share of a chunk's differ
 EXPORT_BATCH = 50000  # rows per keyset batch of a backup
 # Derived from hired_employees: hires per (year, department, job) in each quarter (q1..q4), kept exact
 # by the write hooks below so the reports read one row per line of their answer, not the table.
@@ -52,6 +54,11 @@ class ReferencedRow(DatabaseError):
 
 class RowsRejected(Exception):
     """Rows given to a bulk replace broke a key (a repeated id); nothing was changed."""
+
+
+class TooScattered(Exception):
+    """A merging restore met ids in too many runs to delete the others by range; nothing was changed
+    (restore again without merging)."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +111,14 @@ class Rejection:
 class StagedRows:
     """A chunk of rows made ready for the backend's bulk insert (see `Database.stage_rows`), which may be
     done on another thread, ahead of and beside the transaction that inserts them. Knows its row count
-    (``len``), per referencing column the values its rows name, and their share of derived data;
-    `discard()` frees what it holds."""
+    (``len``), their keys, per referencing column the values its rows name, and their share of derived
+    data; `discard()` frees what it holds."""
 
-    def __init__(self, count: int, named: dict[str, set[int]], rows: Sequence[Sequence[Any]] | None = None):
-        self.count, self.named, self.rows = count, named, rows
+    def __init__(self, count: int, rows: Sequence[Sequence[Any]] | None = None):
+        self.count, self.rows = count, rows
+        self.named: dict[str, set[int]] = {}
+        # The rows' keys as runs of consecutive numbers (see `id_runs`); None when a key repeats.
+        self.key_runs: list[tuple[int, int]] | None = []
         # hired_employees: the rows' hires per (year, department_id, job_id) in Q1..Q4.
         self.quarterly: dict[tuple[int, int, int], list[int]] | None = None
 
@@ -421,11 +431,16 @@ class Database(ABC):
         whose datetimes are whole seconds since 1970 UTC: `epoch_datetimes`), with what the write needs to
         know of them. Uses no connection and no shared state: callers stage on another thread, ahead of
         the transaction, so that work overlaps the database's."""
-        named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
-        return self._with_derived(table, StagedRows(len(rows), named, rows), rows, epoch_datetimes)
+        return self._described(table, StagedRows(len(rows), rows), rows, epoch_datetimes)
 
     @staticmethod
-    def _with_derived(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]], epoch_datetimes: bool) -> StagedRows:
+    def _described(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]], epoch_datetimes: bool) -> StagedRows:
+        """`staged` with what is known of its `rows` filled in (see StagedRows)."""
+        staged.named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
+        keys = [row[0] for row in rows]
+        staged.key_runs = id_runs(keys)
+        if sum(last - first + 1 for first, last in staged.key_runs) != len(keys):
+            staged.key_runs = None
         if table.name == "hired_employees":
             staged.quarterly = (quarterly_counts_of_seconds if epoch_datetimes else quarterly_counts)(rows)
         return staged
@@ -642,7 +657,7 @@ class Database(ABC):
         return self._keyset(lambda after, limit: self.query(sql, [after, limit]), batch)
 
     def replace_tables(
-        self, contents: Mapping[Table, Iterable[Sequence[Sequence[Any]] | StagedRows]]
+        self, contents: Mapping[Table, Iterable[Sequence[Sequence[Any]] | StagedRows]], merge: bool = True
     ) -> dict[str, int]:
         """Replace every row of each table with the given chunks of rows, in one transaction.
 
@@ -652,9 +667,16 @@ class Database(ABC):
         derived data is rebuilt, and only then is anything committed. On any failure (a repeated id:
         RowsRejected; a broken reference: ReferenceViolation; an error raised by the chunks; the
         connection) nothing changes. Returns the number of rows stored per table.
+
+        With `merge` (where the backend can, `merging_restores`), a table that has rows is not emptied
+        first: the rows are loaded over it, replacing those with the same id, and then the rows whose
+        ids the chunks did not have are deleted, by id range. Restoring a backup over a table that
+        changed little since then writes little. Ids in more than MAX_MERGE_RUNS runs raise TooScattered
+        (nothing changed): call again without `merge`.
         """
         tables = in_load_order(list(contents))
         stored: dict[str, int] = {}
+        merging: set[str] = set()
         with self.transaction():
             # Checked in bulk below: row by row, a parent table could not even be emptied.
             self._suspend_reference_checks()
@@ -663,7 +685,10 @@ class Database(ABC):
                     # An empty table is only locked, not emptied: the server loads faster into a table
                     # this transaction found empty and did not write yet (MariaDB skips per-row undo).
                     if self.query(f"SELECT 1 FROM {self.q(table.name)} LIMIT 1{self._for_update}"):
-                        self.execute(f"DELETE FROM {self.q(table.name)}")
+                        if merge and self.merging_restores:
+                            merging.add(table.name)
+                        else:
+                            self.execute(f"DELETE FROM {self.q(table.name)}")
                 # The values the restored rows reference, collected on the way: scanning the rows just
                 # loaded (uncommitted, so no index-only reads) would cost more than the load itself.
                 named: dict[tuple[str, str], set[int]] = {}
@@ -674,11 +699,22 @@ class Database(ABC):
                     quarterly = {}
                 for table in tables:
                     stored[table.name] = 0
+                    # Merging: the ids loaded so far, to delete the others after (and to catch a repeated
+                    # id, which would replace its first row). Otherwise the server catches repeats.
+                    keys = KeyRuns(table, MAX_MERGE_RUNS) if table.name in merging else None
+                    # Replacing row by row costs more than deleting and loading when most rows differ:
+                    # after a chunk like that, every row not loaded yet is deleted, and the rest loaded.
+                    replacing = keys is not None
                     for rows in contents[table]:
                         staged = rows if isinstance(rows, StagedRows) else self.stage_rows(table, rows, epoch_datetimes=True)
                         try:
                             if len(staged):
-                                self._load_restored_rows(table, staged)
+                                if keys is not None:
+                                    keys.add(staged.key_runs)
+                                changed = self._load_restored_rows(table, staged, replace=replacing)
+                                if replacing and changed > MERGE_CHANGED_SHARE * len(staged):
+                                    replacing = False
+                                    self._delete_ranges(table, keys.gaps())
                                 stored[table.name] += len(staged)
                                 for name, values in staged.named.items():
                                     named.setdefault((table.name, name), set()).update(values)
@@ -692,6 +728,8 @@ class Database(ABC):
                                                 total[q] += counts[q]
                         finally:
                             staged.discard()
+                    if replacing:
+                        self._delete_ranges(table, keys.gaps())
                 problems = self.reference_problems(tables, named)
                 if problems:
                     raise ReferenceViolation(problems)
@@ -704,6 +742,27 @@ class Database(ABC):
             finally:
                 self._resume_reference_checks()
         return stored
+
+    merging_restores = False  # the backend's `_load_restored_rows` can replace rows (see `replace_tables`)
+
+    def _delete_ranges(self, table: Table, ranges: Sequence[tuple[int | None, int | None]]) -> None:
+        """Delete the rows whose keys fall in `ranges` ((first, last), inclusive; None: unbounded)."""
+        key = self.q(table.key)
+        for start in range(0, len(ranges), IN_CHUNK // 2):
+            where, params = [], []
+            for first, last in ranges[start : start + IN_CHUNK // 2]:
+                if first is None and last is None:
+                    where.append("1 = 1")
+                elif first is None:
+                    where.append(f"{key} <= {self.placeholder}")
+                    params.append(last)
+                elif last is None:
+                    where.append(f"{key} >= {self.placeholder}")
+                    params.append(first)
+                else:
+                    where.append(f"{key} BETWEEN {self.placeholder} AND {self.placeholder}")
+                    params += [first, last]
+            self.execute(f"DELETE FROM {self.q(table.name)} WHERE {' OR '.join(where)}", params)
 
     def reference_problems(
         self, tables: Sequence[Table], named: Mapping[tuple[str, str], set[int]] | None = None, limit: int = 100
@@ -759,8 +818,12 @@ class Database(ABC):
     def _resume_reference_checks(self) -> None:
         """Check foreign keys row by row again."""
 
-    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
-        """Insert restored rows (see `replace_tables`); RowsRejected when one repeats an id."""
+    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows, replace: bool = False) -> int:
+        """Insert restored rows (see `replace_tables`; `replace`: over rows with the same ids, where
+        `merging_restores`); RowsRejected when one repeats an id. Returns how many rows replaced a
+        stored row with different values."""
+        if replace:
+            raise NotImplementedError("this backend does not merge restores")
         if isinstance(rows, StagedRows):
             rows = rows.rows or []
         marks = ", ".join(
@@ -770,6 +833,7 @@ class Database(ABC):
             self.executemany(f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES ({marks})", rows)
         except IntegrityConflict as exc:
             raise RowsRejected(f"{table.name}: {exc}") from exc
+        return 0
 
     # -- rejection log ------------------------------------------------------------------------
 
@@ -829,6 +893,57 @@ class Database(ABC):
                 f"UPDATE {self.q(REJECTIONS)} SET {self.q('reasons')} = {self.placeholder} WHERE {self.q('id')} = {self.placeholder}",
                 [(json.dumps(r, ensure_ascii=False), i) for i, r in reasons_by_id.items()],
             )
+
+
+def id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """The distinct ids as runs of consecutive numbers: (first, last) pairs, ascending."""
+    runs: list[tuple[int, int]] = []
+    for key in sorted(set(ids)):
+        if runs and key == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], key)
+        else:
+            runs.append((key, key))
+    return runs
+
+
+class KeyRuns:
+    """The keys of a table's restored rows so far, as runs of consecutive numbers (few, for the usual
+    table of consecutive ids). Raises RowsRejected when a key repeats, TooScattered past `limit` runs."""
+
+    def __init__(self, table: Table, limit: int):
+        self.table, self.limit = table, limit
+        self.runs: list[tuple[int, int]] = []
+
+    def add(self, runs: list[tuple[int, int]] | None) -> None:
+        if runs is None:
+            raise RowsRejected(f"{self.table.name}: an id repeats")
+        if not runs:
+            return
+        if self.runs and runs[0][0] > self.runs[-1][1]:  # the usual case: chunks in key order
+            merged, incoming = self.runs, runs
+        else:
+            merged, incoming = [], sorted(self.runs + runs)
+        for first, last in incoming:
+            if merged and first <= merged[-1][1]:
+                raise RowsRejected(f"{self.table.name}: id {first} repeats")
+            if merged and first == merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], last)
+            else:
+                merged.append((first, last))
+        self.runs = merged
+        if len(self.runs) > self.limit:
+            raise TooScattered(f"{self.table.name}: ids in more than {self.limit} runs")
+
+    def gaps(self) -> list[tuple[int | None, int | None]]:
+        """The key ranges between and around the runs ((first, last), None for unbounded): all of
+        them, (None, None), when there are no keys."""
+        out: list[tuple[int | None, int | None]] = []
+        below = None
+        for first, last in self.runs:
+            out.append((below, first - 1))
+            below = last + 1
+        out.append((below, None))
+        return out
 
 
 def quarterly_counts(rows: Sequence[Sequence[Any]]) -> dict[tuple[int, int, int], list[int]]:

@@ -49,8 +49,8 @@ _NEEDS_TSV_ESCAPE = re.compile(r"[\\\t\n\r]").search
 class _StagedFile(StagedRows):
     """Staged rows as a temporary file of LOAD DATA text (datetimes as text, or as seconds since 1970)."""
 
-    def __init__(self, count: int, named: dict[str, set[int]], path: str, epoch_datetimes: bool):
-        super().__init__(count, named)
+    def __init__(self, count: int, path: str, epoch_datetimes: bool):
+        super().__init__(count)
         self.path: str | None = path
         self.epoch_datetimes = epoch_datetimes
 
@@ -190,27 +190,32 @@ class MysqlDatabase(Database):
         """
         if not rows:
             return
-        problem = self._load_staged(table, rows, staged if staged is not None and len(staged) == len(rows) else None)
+        _, problem = self._load_staged(table, rows, staged if staged is not None and len(staged) == len(rows) else None)
         if problem:
             raise IntegrityConflict(problem)
         self.after_insert(table, rows, staged)
 
-    def _load_staged(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None, epoch_datetimes: bool = False) -> str | None:
+    def _load_staged(
+        self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None, epoch_datetimes: bool = False, replace: bool = False
+    ) -> tuple[int, str | None]:
         """`_load_data` of `staged`'s file, or of one written for `rows` and removed after."""
         own = not isinstance(staged, _StagedFile)
         if own:
             staged = self.stage_rows(table, rows, epoch_datetimes)
         try:
-            return self._load_data(table, staged.path, len(staged), staged.epoch_datetimes)
+            return self._load_data(table, staged.path, len(staged), staged.epoch_datetimes, replace)
         finally:
             if own:
                 staged.discard()
 
-    def _load_data(self, table: Table, path: str, expected: int, epoch_datetimes: bool) -> str | None:
+    def _load_data(self, table: Table, path: str, expected: int, epoch_datetimes: bool, replace: bool = False) -> tuple[int, str | None]:
         """`LOAD DATA LOCAL INFILE` of the tab-separated `path` into `table` (datetime columns as whole
-        seconds since 1970 UTC when `epoch_datetimes`). With LOCAL the server cannot stop the client's
-        stream, so it skips a row that clashes on a key or reference and warns instead of failing: the
-        result is a message when fewer than `expected` rows were stored or anything was warned, else None."""
+        seconds since 1970 UTC when `epoch_datetimes`; with `replace`, over rows with the same key).
+
+        Returns (rows that replaced a different row, problem). With LOCAL the server cannot stop the
+        client's stream, so it skips a row that clashes on a key or reference and warns instead of
+        failing: the problem is a message when fewer than `expected` rows were stored or anything was
+        warned, else None."""
         columns, assignments = [], []
         for column in table.columns:
             if epoch_datetimes and column.type == DATETIME:
@@ -219,14 +224,16 @@ class MysqlDatabase(Database):
             else:
                 columns.append(self.q(column.name))
         cur = self.execute(
-            f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 {_TSV_FORMAT} "
+            f"LOAD DATA LOCAL INFILE %s {'REPLACE ' if replace else ''}INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 {_TSV_FORMAT} "
             f"({', '.join(columns)})" + (f" SET {', '.join(assignments)}" if assignments else ""),
             [path],
         )
-        if cur.rowcount == expected and not cur.warning_count:
-            return None
+        # A row that replaced a different one counts twice (deleted, inserted); any other, once.
+        replaced = max(cur.rowcount - expected, 0) if replace else 0
+        if (cur.rowcount >= expected if replace else cur.rowcount == expected) and not cur.warning_count:
+            return replaced, None
         warnings = self.query("SHOW WARNINGS LIMIT 10")
-        return f"{table.name}: {expected - cur.rowcount} of {expected} rows not stored: " + "; ".join(
+        return replaced, f"{table.name}: {expected - cur.rowcount} of {expected} rows not stored: " + "; ".join(
             str(message) for _, _, message in warnings
         )
 
@@ -303,20 +310,23 @@ class MysqlDatabase(Database):
     def stage_rows(self, table: Table, rows: Sequence[Sequence[Any]], epoch_datetimes: bool = False) -> StagedRows:
         """The rows as a temporary file of LOAD DATA text (on disk, so a load or a restore can stage
         ahead of the database, e.g. while the old rows are being deleted, in bounded memory)."""
-        named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
         path = _write_tsv(f"hr-{table.name}-", "".join(map(_tsv_line(table), rows)))
-        return self._with_derived(table, _StagedFile(len(rows), named, path, epoch_datetimes), rows, epoch_datetimes)
+        return self._described(table, _StagedFile(len(rows), path, epoch_datetimes), rows, epoch_datetimes)
 
-    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows) -> None:
-        """`LOAD DATA LOCAL INFILE` of the rows' temporary tab-separated file (see `stage_rows`).
+    merging_restores = True
+
+    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows, replace: bool = False) -> int:
+        """`LOAD DATA LOCAL INFILE` of the rows' temporary tab-separated file (see `stage_rows`);
+        `LOAD DATA … REPLACE` with `replace` (a merging restore, see `replace_tables`).
 
         With LOCAL the server cannot stop the client's stream, so it skips a row whose id repeats and
         warns instead of failing: every load is checked for a shortfall or a warning (RowsRejected).
         """
         staged = rows if isinstance(rows, StagedRows) else None
-        problem = self._load_staged(table, rows if staged is None else [], staged, epoch_datetimes=True)
+        replaced, problem = self._load_staged(table, rows if staged is None else [], staged, epoch_datetimes=True, replace=replace)
         if problem:
             raise RowsRejected(problem)
+        return replaced
 
     def create_schema(self) -> None:
         try:
