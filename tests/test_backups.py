@@ -286,3 +286,14 @@ def test_the_cli_backs_up_to_s3_and_lists_it(database_url, db, bucket, capsys):
     assert f"archive/backups/{backup_id}/jobs.avro" in keys
     assert cli.main(["backups", "--in", f"s3://{bucket}/archive/backups"]) == 0
     assert backup_id in capsys.readouterr().out
+
+
+def test_export_pages_through_every_row_once_in_id_order(db):
+    seed(db, employees=250)
+    db.execute("DELETE FROM hired_employees WHERE id BETWEEN 20 AND 40 OR id = 7")
+    with db.snapshot():
+        exported = list(db.export_rows(HIRED_EMPLOYEES, batch=7))
+    stored = list(db.iter_rows(HIRED_EMPLOYEES))
+    assert [r[0] for r in exported] == [r[0] for r in stored] and len(stored) == 250 - 22
+    epoch = datetime(1970, 1, 1)
+    assert [(r[0], r[1], epoch + timedelta(seconds=r[2]), r[3], r[4]) for r in exported] == stored

@@ -647,14 +647,21 @@ class Database(ABC):
         """Every row of `table` in id order, fetched in keyset batches (bounded memory); datetime
         columns as whole seconds since 1970-01-01 UTC."""
         cols = ", ".join(
-            self._epoch_seconds_sql(self.q(c.name)) if c.type == DATETIME else self.q(c.name) for c in table.columns
+            f"{self._epoch_seconds_sql(self.q(c.name))} AS {self.q(c.name)}" if c.type == DATETIME else self.q(c.name)
+            for c in table.columns
         )
         key = self.q(table.key)
         sql = (
             f"SELECT {cols} FROM {self.q(table.name)} WHERE {key} > {self.placeholder} "
             f"ORDER BY {key} LIMIT {self.placeholder}"
         )
-        return self._keyset(lambda after, limit: self.query(sql, [after, limit]), batch)
+
+        def fetch(after: int, limit: int) -> list:
+            rows = self._query_many_rows(sql, [after, limit], table.column_names)
+            rows.sort(key=_first)  # a packed answer (see _query_many_rows) need not keep the order
+            return rows
+
+        return self._keyset(fetch, batch)
 
     def replace_tables(
         self, contents: Mapping[Table, Iterable[Sequence[Sequence[Any]] | StagedRows]], merge: bool = True
@@ -893,6 +900,10 @@ class Database(ABC):
                 f"UPDATE {self.q(REJECTIONS)} SET {self.q('reasons')} = {self.placeholder} WHERE {self.q('id')} = {self.placeholder}",
                 [(json.dumps(r, ensure_ascii=False), i) for i, r in reasons_by_id.items()],
             )
+
+
+def _first(row: Sequence[Any]) -> Any:
+    return row[0]
 
 
 def id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:
