@@ -28,15 +28,18 @@ class BatchResult:
 @dataclass
 class Prepared:
     """What a file chunk's transaction needs, worked out beforehand on another thread (the loader's
-    parsing thread): `validation.lookups` of the batch, and its field-valid rows staged for the bulk
-    insert (`Database.stage_rows`)."""
+    parsing thread): `validation.lookups` of the batch, and its field-valid rows, as a list and staged
+    for the bulk insert (`Database.stage_rows`)."""
 
-    lookups: tuple[set[int], dict[str, set[int]]]
+    lookups: validation.Lookups
+    rows: list[tuple]
     staged: StagedRows
 
     @classmethod
     def of(cls, db: Database, table: Table, batch: list[validation.Candidate]) -> "Prepared":
-        return cls(validation.lookups(table, batch), db.stage_rows(table, [c.row for c in batch if c.row is not None]))
+        found = validation.lookups(table, batch)
+        rows = [c.row for c in found.valid]
+        return cls(found, rows, db.stage_rows(table, rows))
 
     def discard(self) -> None:
         self.staged.discard()
@@ -49,11 +52,14 @@ def classify_and_insert(
 
     `bulk` inserts through the backend's bulk path (LOAD DATA on MySQL), for file-sized chunks.
     """
-    ids, refs = found = prepared.lookups if prepared is not None else validation.lookups(table, batch)
-    stored = db.stored_rows(table, ids) if ids else {}
-    existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in refs.items()}
+    found = prepared.lookups if prepared is not None else validation.lookups(table, batch)
+    stored = db.stored_rows(table, found.ids) if found.ids else {}
+    existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in found.refs.items()}
     classified = validation.classify(table, batch, stored, existing, found)
-    rows = [c.row for c in classified.to_insert]
+    if prepared is not None and classified.to_insert is found.valid:
+        rows = prepared.rows  # every field-valid row goes in (classify's common case)
+    else:
+        rows = [c.row for c in classified.to_insert]
     if bulk:
         db.bulk_insert(table, rows, prepared.staged if prepared is not None else None)
     else:

@@ -211,15 +211,23 @@ def candidates(table: Table, raws: Iterable[tuple[int, Any]]) -> list[Candidate]
     return out
 
 
-def lookups(table: Table, batch: Sequence[Candidate]) -> tuple[set[int], dict[str, set[int]]]:
-    """What `classify` needs from the database: the ids of the batch, and the ids each reference names."""
-    ids = {c.row[0] for c in batch if c.row is not None}
-    refs = {
-        col.references: {c.row[i] for c in batch if c.row is not None}
-        for i, col in enumerate(table.columns)
-        if col.references
-    }
-    return ids, refs
+@dataclass
+class Lookups:
+    """What `classify` needs to look up for a batch (the ids of its field-valid rows, and per referenced
+    table the ids they name), and the batch split by the field rules. Pure: the file loader works it
+    out on its parsing thread, ahead of the chunk's transaction."""
+
+    ids: set[int]
+    refs: dict[str, set[int]]
+    valid: list[Candidate]  # rows that passed the field rules, in batch order
+    invalid: list[Candidate]  # the others
+
+
+def lookups(table: Table, batch: Sequence[Candidate]) -> Lookups:
+    valid = [c for c in batch if c.row is not None]
+    invalid = [c for c in batch if c.row is None] if len(valid) < len(batch) else []
+    refs = {col.references: {c.row[i] for c in valid} for i, col in enumerate(table.columns) if col.references}
+    return Lookups({c.row[0] for c in valid}, refs, valid, invalid)
 
 
 @dataclass
@@ -234,7 +242,7 @@ def classify(
     batch: Sequence[Candidate],
     stored: Mapping[int, Row],
     existing_refs: Mapping[str, set[int]],
-    lookups: tuple[set[int], dict[str, set[int]]] | None = None,
+    lookups: Lookups | None = None,
 ) -> Classified:
     """Sort a batch into rows to insert, identical re-deliveries and rejections.
 
@@ -242,14 +250,11 @@ def classify(
     referenced table to the referenced ids that exist. Within the batch, an id is kept at its first
     occurrence and rejected after it. `batch` is not modified, so a retried transaction can classify again.
     Given `lookups(table, batch)`, the common case of a new file's chunk (no id stored or repeated, every
-    reference there) is sorted without looking at each row's values again.
+    reference there) is sorted without looking at each row again: `to_insert` is then `lookups.valid`.
     """
-    if lookups is not None and not stored:
-        ids, refs = lookups
-        if all(wanted <= existing_refs.get(name, set()) for name, wanted in refs.items()):
-            valid = [c for c in batch if c.row is not None]
-            if len(valid) == len(ids):
-                return Classified(to_insert=valid, rejected=[c for c in batch if c.row is None])
+    if lookups is not None and not stored and len(lookups.valid) == len(lookups.ids):
+        if all(wanted <= existing_refs.get(name, set()) for name, wanted in lookups.refs.items()):
+            return Classified(to_insert=lookups.valid, rejected=lookups.invalid)
     result = Classified()
     seen: dict[int, int] = {}
     ref_columns = [(i, col) for i, col in enumerate(table.columns) if col.references]

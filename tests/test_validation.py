@@ -134,7 +134,9 @@ def test_classify_does_not_change_its_input_so_a_retry_gives_the_same_answer():
 
 def test_lookups_name_the_ids_and_the_references_to_check():
     batch = candidates(HIRED_EMPLOYEES, enumerate([["1", "A", "2021-01-01T00:00:00Z", "3", "4"], ["x"]]))
-    assert lookups(HIRED_EMPLOYEES, batch) == ({1}, {"departments": {3}, "jobs": {4}})
+    found = lookups(HIRED_EMPLOYEES, batch)
+    assert (found.ids, found.refs) == ({1}, {"departments": {3}, "jobs": {4}})
+    assert [c.position for c in found.valid] == [0] and [c.position for c in found.invalid] == [1]
 
 
 def test_the_same_rejection_has_the_same_fingerprint():

@@ -383,21 +383,23 @@ class Database(ABC):
     def stored_rows(self, table: Table, ids: Iterable[int]) -> dict[int, tuple]:
         """The stored rows among `ids`, by id."""
         out: dict[int, tuple] = {}
-        ids = list(ids)
-        if len(ids) > IN_CHUNK and max(ids) - min(ids) < DENSE_SPAN * len(ids):
+        wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
+        if not wanted:
+            return out
+        low, high = min(wanted), max(wanted)
+        if len(wanted) > IN_CHUNK and high - low < DENSE_SPAN * len(wanted):
             # A file's chunk holds mostly consecutive ids: one range scan reads at most DENSE_SPAN rows
             # per id and costs one round trip instead of one per IN_CHUNK ids.
-            wanted = set(ids)
             sql = (
                 f"SELECT {self._cols(table)} FROM {self.q(table.name)} "
                 f"WHERE {self.q(table.key)} BETWEEN {self.placeholder} AND {self.placeholder}"
             )
-            for row in self.query(sql, [min(ids), max(ids)]):
+            for row in self.query(sql, [low, high]):
                 decoded = self._decode(table, row)
                 if decoded[0] in wanted:
                     out[decoded[0]] = decoded
             return out
-        for row in self._where_in(f"SELECT {self._cols(table)} FROM {self.q(table.name)}", table.key, ids):
+        for row in self._where_in(f"SELECT {self._cols(table)} FROM {self.q(table.name)}", table.key, sorted(wanted)):
             decoded = self._decode(table, row)
             out[decoded[0]] = decoded
         return out
