@@ -357,6 +357,23 @@ def test_csv_on_request(client, headers, loaded, how):
     assert rows == [{k: str(v) for k, v in r.items()} for r in expected]
 
 
+def test_csv_cells_a_spreadsheet_would_run_are_shown_as_text(client, headers, db):
+    names = {1: "=HYPERLINK(\"http://evil.example\",\"x\")", 2: "+1+2", 3: "@SUM(A1)", 4: "-Ops", 5: "Plain"}
+    ingest.insert_batch(db, DEPARTMENTS, enumerate({"id": i, "department": n} for i, n in names.items()), "test")
+    ingest.insert_batch(db, JOBS, enumerate([{"id": 1, "job": "=1+1"}]), "test")
+    hires = [{"id": i, "name": "A", "datetime": "2021-02-01T00:00:00Z", "department_id": i, "job_id": 1} for i in names]
+    ingest.insert_batch(db, HIRED_EMPLOYEES, enumerate(hires), "test")
+    import csv
+
+    response = get(client, "/reports/hires-by-quarter?year=2021&format=csv", headers)
+    rows = list(csv.DictReader(io.StringIO(response.body.decode("utf-8"))))
+    assert sorted(r["department"] for r in rows) == sorted(["'" + n if n[0] in "=+-@" else n for n in names.values()])
+    assert {r["job"] for r in rows} == {"'=1+1"} and {r["Q1"] for r in rows} == {"1"}
+    # JSON carries the names as they are.
+    body = json.loads(get(client, "/reports/hires-by-quarter?year=2021", headers).body)
+    assert sorted(r["department"] for r in body) == sorted(names.values())
+
+
 def test_json_wins_when_preferred_or_asked_for(client, headers, loaded):
     for path, accept in [("/hired_employees_2021", "application/json, text/csv;q=0.5"), ("/hired_employees_2021?format=json", "text/csv")]:
         response = get(client, path, dict(headers, accept=accept))
