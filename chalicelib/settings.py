@@ -69,33 +69,59 @@ def database_url_from_env(env) -> str:
     """`DB_SECRET_ARN` (+ `DB_HOST`, `DB_NAME`) in AWS; else `DATABASE_URL`; else the local SQLite file."""
     arn = env.get("DB_SECRET_ARN")
     if arn:
-        secret = database_secret(arn)
-        host = env.get("DB_HOST") or secret.get("host")
-        if not host:
-            raise ConfigurationError("DB_HOST is not set and the database secret names no host")
-        port = secret.get("port") or 3306
-        name = env.get("DB_NAME") or secret.get("dbname") or "hr"
-        user = quote(str(secret["username"]), safe="")
-        password = quote(str(secret["password"]), safe="")
+        login = database_login(database_secret(arn), env.get("DB_HOST"), env.get("DB_NAME"), default_name="hr")
+        user, password = quote(login.user, safe=""), quote(login.password, safe="")
         # TLS unless explicitly turned off (the CDK app's proxy and cluster refuse plain connections).
         tls = "false" if env.get("DB_TLS", "true").lower() in ("0", "false", "no") else "true"
-        return f"mysql://{user}:{password}@{host}:{port}/{name}?tls={tls}"
+        return f"mysql://{user}:{password}@{login.host}:{login.port}/{login.name}?tls={tls}"
     return env.get("DATABASE_URL") or DEFAULT_LOCAL_DATABASE
+
+
+def read_secret(arn: str, client=None) -> dict:
+    """A Secrets Manager secret's JSON (the client's errors are raised as they are)."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager")
+    value = client.get_secret_value(SecretId=arn)["SecretString"]
+    try:
+        secret = json.loads(value)
+    except ValueError:
+        raise ConfigurationError(f"secret {arn} is not JSON") from None
+    if not isinstance(secret, dict):
+        raise ConfigurationError(f"secret {arn} is not a JSON object")
+    return secret
 
 
 @lru_cache(maxsize=8)
 def database_secret(arn: str) -> dict:
     """The database credentials secret (JSON: username, password, host, port, dbname), cached per container."""
-    import boto3
+    return read_secret(arn)
 
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-    try:
-        secret = json.loads(value)
-    except ValueError:
-        raise ConfigurationError(f"secret {arn} is not JSON") from None
-    if not {"username", "password"} <= set(secret):
-        raise ConfigurationError(f"secret {arn} lacks username/password")
-    return secret
+
+@dataclass(frozen=True)
+class DatabaseLogin:
+    host: str
+    port: int
+    name: str
+    user: str
+    password: str = field(repr=False)
+
+
+def database_login(
+    secret: Mapping[str, object], host: str | None = None, name: str | None = None, default_name: str | None = None
+) -> DatabaseLogin:
+    """Where the database is and how to log in, from its secret's JSON (``username``, ``password``,
+    ``host``, ``port``, ``dbname``; the app and the Glue jobs read the same secret). `host` and `name`
+    win over the secret's (an RDS-managed secret holds only the credentials); without any database
+    name, `default_name`."""
+    host = host or secret.get("host")
+    name = name or secret.get("dbname") or default_name
+    missing = [key for key in ("username", "password") if key not in secret]
+    missing += [key for key, value in (("host", host), ("dbname", name)) if not value]
+    if missing:
+        raise ConfigurationError(f"database secret lacks {', '.join(missing)} (DB_HOST and DB_NAME can give the host and database)")
+    return DatabaseLogin(str(host), int(secret.get("port") or 3306), str(name), str(secret["username"]), str(secret["password"]))
 
 
 def forget_secrets() -> None:

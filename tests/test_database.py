@@ -139,6 +139,16 @@ def test_aws_credentials_come_from_secrets_manager_and_are_cached(monkeypatch):
     settings.forget_secrets()
 
 
+def test_the_database_login_comes_from_the_secret_with_overrides_and_names_what_is_missing():
+    secret = {"username": "hr_app", "password": "pw", "host": "db.internal", "port": "3307", "dbname": "hr_prod"}
+    assert settings.database_login(secret) == settings.DatabaseLogin("db.internal", 3307, "hr_prod", "hr_app", "pw")
+    assert settings.database_login(secret, "proxy", "other").host == "proxy"
+    assert settings.database_login({"username": "u", "password": "p"}, "proxy", default_name="hr").name == "hr"
+    with pytest.raises(settings.ConfigurationError, match="lacks password, host, dbname"):
+        settings.database_login({"username": "u"})
+    assert "pw" not in repr(settings.database_login(secret))
+
+
 def test_tls_is_off_only_when_asked_and_a_bad_flag_is_refused():
     assert databases.connect("mysql://u@h:3306/db").tls is False
     assert databases.connect("mysql://u@h:3306/db?tls=true").tls is True

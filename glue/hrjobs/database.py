@@ -3,7 +3,6 @@ credentials come from (Secrets Manager or a Glue connection; never job arguments
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -12,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampNTZType
 
+from chalicelib import settings
 from chalicelib.dictionary import DATETIME, Table
 
 # Glue 5.0 ships MySQL Connector/J 8; local runs use Debian's MariaDB driver with the same URLs.
@@ -58,35 +58,22 @@ class MysqlTarget:
 
 def target_from_secret(secret: Mapping[str, object], host: str | None = None, database: str | None = None,
                        driver: str = GLUE_JDBC_DRIVER) -> MysqlTarget:
-    """A target from the database secret's JSON (``username``, ``password``, ``host``, ``port``, ``dbname``);
-    `host` / `database` override the secret's (an RDS-managed secret holds only the credentials)."""
-    missing = [k for k in ("username", "password") if k not in secret]
-    host = host or secret.get("host")
-    if not host:
-        missing.append("host")
-    database = database or secret.get("dbname")
-    if not database:
-        missing.append("dbname")
-    if missing:
-        raise CredentialsError(f"database secret lacks {', '.join(missing)}")
-    return MysqlTarget(str(host), int(secret.get("port") or 3306), str(database), str(secret["username"]),
-                       str(secret["password"]), driver)
+    """A target from the database secret's JSON, read as the app reads it (`settings.database_login`)."""
+    try:
+        login = settings.database_login(secret, host, database)
+    except settings.ConfigurationError as exc:
+        raise CredentialsError(str(exc)) from None
+    return MysqlTarget(login.host, login.port, login.name, login.user, login.password, driver)
 
 
 def read_secret(secret_id: str, client=None) -> dict:
     """The JSON of a Secrets Manager secret."""
-    if client is None:
-        import boto3
-
-        client = boto3.client("secretsmanager")
     try:
-        text = client.get_secret_value(SecretId=secret_id)["SecretString"]
+        return settings.read_secret(secret_id, client)
+    except settings.ConfigurationError as exc:
+        raise CredentialsError(str(exc)) from None
     except Exception as exc:  # botocore errors: the job cannot go on; say which secret
         raise CredentialsError(f"cannot read secret {secret_id}: {exc}") from exc
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise CredentialsError(f"secret {secret_id} is not JSON") from None
 
 
 def target_from_glue_connection(name: str, client=None, secrets_client=None, driver: str = GLUE_JDBC_DRIVER) -> MysqlTarget:
