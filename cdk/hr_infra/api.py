@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,21 @@ S3_LOADER = "S3Loader"  # @app.lambda_function(name="s3_loader")
 AUTO_TESTER = "AutoTester"  # @app.schedule, def auto_tester
 REST_API = "RestAPI"
 API_STAGE = "api"  # `api_gateway_stage` in .chalice/config.json
+# What API Gateway writes per request ($context variables), as one JSON object.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "time": "$context.requestTime",
+    "sourceIp": "$context.identity.sourceIp",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "method": "$context.httpMethod",
+    "resource": "$context.resourcePath",
+    "path": "$context.path",
+    "status": "$context.status",
+    "responseBytes": "$context.responseLength",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "error": "$context.error.message",
+}
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,7 @@ class ChaliceApp(Construct):
             url=Fn.sub(f"https://${{{REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/"),
             rest_api_id=Fn.ref(REST_API),
         )
+        self._access_logs(settings)
         self.chalice.add_environment_variable("API_URL", self.endpoint.url, AUTO_TESTER)
         self.chalice.add_environment_variable("API_KEY_SECRET_ARN", self.access.key_secret.secret_arn, AUTO_TESTER)
         # `@app.schedule` fixes a default rate in code; each stage sets its own from cdk.json.
@@ -132,6 +149,29 @@ class ChaliceApp(Construct):
             self.log_groups[name] = group
 
         self.access.attach(rest_api_id=self.endpoint.rest_api_id)
+
+    def _access_logs(self, settings: StageSettings) -> None:
+        """One JSON line per API request (caller, key id, route, status, latencies) in a log group with the
+        stage's retention; and, if the stage owns it, API Gateway's account-level role for writing logs."""
+        self.access_log_group = logs.LogGroup(
+            self, "ApiAccessLogs", retention=settings.log_retention,
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        rest_api = self.chalice.sam_template.get_resource(REST_API)
+        rest_api.add_property_override("AccessLogSetting", {
+            "DestinationArn": self.access_log_group.log_group_arn, "Format": json.dumps(ACCESS_LOG_FORMAT),
+        })
+        if not settings.api_gateway_account_role:
+            return
+        role = iam.Role(
+            self, "ApiGatewayLogsRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description=f"{settings.stack_name}: API Gateway (account-wide) writes access logs to CloudWatch Logs",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
+        )
+        acknowledge(role, "The AWS managed policy made for API Gateway's account-level logging role",
+                    "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]")
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        rest_api.add_dependency(account)  # the stage's access logging needs the role in place
 
     def function(self, name: str) -> lambda_.IFunction:
         """The function `name` (a logical id) as a CDK function that can be granted and notified.

@@ -43,6 +43,9 @@ class StageSettings:
     glue_timeout_minutes: int
     loader_max_bytes: int
     alarm_email: str = ""
+    # API Gateway writes access logs only with an account-wide (per region) CloudWatch role. True: this
+    # stage's stack sets it. Where stages share an account, set it in one of them only.
+    api_gateway_account_role: bool = True
 
     @property
     def is_prod(self) -> bool:

@@ -278,6 +278,25 @@ def test_every_function_logs_to_a_group_with_retention(synthesis, stage):
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_api_access_is_logged_as_json_to_a_group_with_retention(synthesis, stage):
+    api = synthesis.templates[stage]["Resources"]["RestAPI"]
+    setting = api["Properties"]["AccessLogSetting"]
+    group_id = setting["DestinationArn"]["Fn::GetAtt"][0]
+    group = synthesis.templates[stage]["Resources"][group_id]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == SETTINGS[stage].log_retention_days
+    assert json.loads(setting["Format"])["requestId"] == "$context.requestId"
+    assert {"status", "apiKeyId", "latencyMs"} <= set(json.loads(setting["Format"]))
+    # API Gateway's account-level logging role, set before the API's stage is.
+    assert SETTINGS[stage].api_gateway_account_role
+    account_id, account = only(synthesis, stage, "AWS::ApiGateway::Account")
+    assert account_id in as_list(api.get("DependsOn", []))
+    role = synthesis.templates[stage]["Resources"][account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["Properties"]["ManagedPolicyArns"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_functions_get_the_stage_environment(synthesis, stage):
     functions = resources(synthesis, stage, "AWS::Serverless::Function")
     for name, function in functions.items():
