@@ -292,7 +292,7 @@ def load(
         with tuned_interpreter(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
             for chunk in chunks:
                 try:
-                    batch = ingest.insert_candidates(db, table, chunk.candidates, source, bulk=True, prepared=chunk.prepared)
+                    batch = ingest.insert_candidates(db, table, chunk.candidates, source, prepared=chunk.prepared)
                 finally:
                     chunk.discard()
                 result.records += len(chunk.candidates)

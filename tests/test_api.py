@@ -217,22 +217,27 @@ def test_the_same_rejected_batch_posted_twice_is_logged_once(client, headers, da
 def _break_mid_batch(database_url, monkeypatch):
     """Make the database fail after half of a batch's rows were written, as a dropped connection would."""
     database = databases.for_url(database_url)
-    original = database.insert_rows
 
-    def insert_half_then_fail(table, rows):
-        original(table, rows[: len(rows) // 2])
-        if database.dialect == "mysql":
-            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
-        import sqlite3
+    def half_then_fail(original):
+        def write(table, rows, staged=None):
+            original(table, rows[: len(rows) // 2])
+            if database.dialect == "mysql":
+                raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
+            import sqlite3
 
-        raise sqlite3.OperationalError("disk I/O error")
+            raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(database, "insert_rows", insert_half_then_fail)
+        return write
+
+    # Both ways rows go in: one INSERT (small batches) and the bulk path (from ingest.BULK_MIN_ROWS rows).
+    monkeypatch.setattr(database, "insert_rows", half_then_fail(database.insert_rows))
+    monkeypatch.setattr(database, "bulk_insert", half_then_fail(database.bulk_insert))
 
 
-def test_a_database_error_mid_batch_stores_nothing_and_is_503(seeded, headers, database_url, monkeypatch):
+@pytest.mark.parametrize("size", [10, 150])
+def test_a_database_error_mid_batch_stores_nothing_and_is_503(seeded, headers, database_url, monkeypatch, size):
     _break_mid_batch(database_url, monkeypatch)
-    rows = [dict(EMPLOYEE, id=i) for i in range(1, 101)] + [dict(EMPLOYEE, id=500, name="")]
+    rows = [dict(EMPLOYEE, id=i) for i in range(1, size + 1)] + [dict(EMPLOYEE, id=500, name="")]
     response, body = post(seeded, "/hired_employees", rows, headers)
     assert response.status_code == 503
     assert body["error"] == "database unavailable"

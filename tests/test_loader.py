@@ -19,6 +19,13 @@ EMPLOYEE_LINES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def bulk_path_for_every_row(monkeypatch):
+    """Files here are a few rows long: send them through the bulk path (LOAD DATA on MySQL), as a real
+    file's chunks go, not through the INSERT that batches under ingest.BULK_MIN_ROWS rows get."""
+    monkeypatch.setattr(ingest, "BULK_MIN_ROWS", 1)
+
+
 def load_text(db, table, data: bytes | str, source="test.csv", **kwargs) -> loader.LoadResult:
     body = data.encode("utf-8") if isinstance(data, str) else data
     return loader.load(db, table, loader.open_bytes(body), source, **kwargs)

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from chalicelib.dictionary import DATETIME, DEPARTMENTS, HIRED_EMPLOYEES, INTEGER, JOBS, MAX_INTEGER, STRING, TABLES
-from chalicelib.validation import Candidate, candidates, check_fields, classify, fast_csv_row, lookups, rejection_fingerprint
+from chalicelib.validation import Candidate, candidates, check_fields, classify, fast_csv_row, fast_json_row, lookups, rejection_fingerprint
 
 GOOD = ["7", "Ana Pérez", "2021-11-07T02:48:42Z", "1", "2"]
 
@@ -189,6 +189,40 @@ def test_the_fast_path_gives_what_the_rules_give_or_leaves_the_record_to_them(ta
         (cand,) = candidates(table, [(1, fields)])
         assert (cand.row, cand.reasons) == check_fields(table, fields), fields
     assert accepted > 500  # the fast path does take the common shapes
+
+
+JSON_TRICKY = {
+    INTEGER: [1, 7, 0, -3, MAX_INTEGER, MAX_INTEGER + 1, True, False, 1.0, 2.5, None, "7", " 7", "", [], {}],
+    STRING: TRICKY[STRING] + [5, None, True, 1.5, ["a"]],
+    DATETIME: TRICKY[DATETIME] + [5, None, True, 1636253322],
+}
+JSON_COMMON = {INTEGER: 42, STRING: "Ana P\u00e9rez", DATETIME: "2021-11-07T02:48:42Z"}
+
+
+@pytest.mark.parametrize("table", list(TABLES.values()), ids=list(TABLES))
+def test_the_fast_path_for_json_objects_gives_what_the_rules_give_or_leaves_the_object_to_them(table):
+    fast, rng = fast_json_row(table), random.Random(20261123)
+    accepted = 0
+    for _ in range(6000):
+        obj = {}
+        for column in table.columns:
+            kind = rng.random()
+            obj[column.name] = (JSON_COMMON[column.type] if kind < 0.6 else rng.choice(JSON_TRICKY[column.type]) if kind < 0.85
+                                else _mutated(str(rng.choice(TRICKY[column.type])), rng))
+        roll = rng.random()
+        if roll < 0.02:
+            obj.pop(rng.choice(table.column_names))
+        elif roll < 0.04:
+            obj["extra"] = 1
+        elif roll < 0.06:
+            obj = {**{k: v for k, v in obj.items() if k != table.key}, "ID": obj[table.key]}
+        row = fast(obj)
+        if row is not None:
+            accepted += 1
+            assert check_fields(table, obj) == (row, []), obj
+        (cand,) = candidates(table, [(1, obj)])
+        assert (cand.row, cand.reasons) == check_fields(table, obj), obj
+    assert accepted > 500
 
 
 def test_the_fast_path_takes_the_common_shape_of_every_table():
