@@ -232,10 +232,10 @@ class MysqlDatabase(Database):
         replaced = max(cur.rowcount - expected, 0) if replace else 0
         if (cur.rowcount >= expected if replace else cur.rowcount == expected) and not cur.warning_count:
             return replaced, None
-        warnings = self.query("SHOW WARNINGS LIMIT 10")
-        return replaced, f"{table.name}: {expected - cur.rowcount} of {expected} rows not stored: " + "; ".join(
-            str(message) for _, _, message in warnings
-        )
+        warnings = "; ".join(str(message) for _, _, message in self.query("SHOW WARNINGS LIMIT 10"))
+        if replace:  # replaced rows count twice: a shortfall cannot be told from the count
+            return replaced, f"{table.name}: loading {expected} rows raised warnings: {warnings}"
+        return replaced, f"{table.name}: {expected - cur.rowcount} of {expected} rows not stored: {warnings}"
 
     def _encode(self, value: Any) -> Any:
         # A 'YYYY-MM-DD HH:MM:SS' string escapes several times faster in pymysql than a datetime.
