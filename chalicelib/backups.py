@@ -529,7 +529,7 @@ def _staged(db: Database, table: Table, chunks: Iterator[list[tuple]]) -> Iterat
     of the whole backup can run ahead while the old rows are deleted."""
     try:
         for rows in chunks:
-            yield db.stage_rows(table, rows, epoch_datetimes=True)
+            yield db.stage_rows(table, rows, restored=True)
     finally:
         close = getattr(chunks, "close", None)
         if close:

@@ -11,6 +11,7 @@ import threading
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
@@ -127,6 +128,13 @@ class StagedRows:
 
     def discard(self) -> None:
         self.rows = None
+
+    @staticmethod
+    def holding(staged: "StagedRows | None", rows: Sequence[Sequence[Any]]) -> "StagedRows | None":
+        """`staged` if it holds exactly `rows`, else None. `staged` is of these rows or of a superset of
+        them (a chunk's rows before classification took some out), so a count that matches means the
+        same rows."""
+        return staged if staged is not None and len(staged) == len(rows) else None
 
 
 class Database(ABC):
@@ -428,23 +436,25 @@ class Database(ABC):
         """
         self.insert_rows(table, rows, staged)
 
-    def stage_rows(self, table: Table, rows: Sequence[Sequence[Any]], epoch_datetimes: bool = False) -> StagedRows:
-        """Typed rows made ready for `bulk_insert` (the file loader) or `_load_restored_rows` (a restore,
-        whose datetimes are whole seconds since 1970 UTC: `epoch_datetimes`), with what the write needs to
-        know of them. Uses no connection and no shared state: callers stage on another thread, ahead of
-        the transaction, so that work overlaps the database's."""
-        return self._described(table, StagedRows(len(rows), rows), rows, epoch_datetimes)
+    def stage_rows(self, table: Table, rows: Sequence[Sequence[Any]], restored: bool = False) -> StagedRows:
+        """Typed rows made ready for `bulk_insert` (the file loader) or, `restored`, for
+        `_load_restored_rows` (a restore: datetimes are whole seconds since 1970 UTC), with what the write
+        needs to know of them. Uses no connection and no shared state: callers stage on another thread,
+        ahead of the transaction, so that work overlaps the database's."""
+        return self._described(table, StagedRows(len(rows), rows), rows, restored)
 
     @staticmethod
-    def _described(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]], epoch_datetimes: bool) -> StagedRows:
-        """`staged` with what is known of its `rows` filled in (see StagedRows)."""
-        staged.named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
-        keys = [row[0] for row in rows]
-        staged.key_runs = id_runs(keys)
-        if sum(last - first + 1 for first, last in staged.key_runs) != len(keys):
-            staged.key_runs = None
+    def _described(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]], restored: bool) -> StagedRows:
+        """`staged` with what is known of its `rows` filled in (see StagedRows). Only `replace_tables`
+        reads the keys and referenced values (the loader has them from `validation.lookups`)."""
+        if restored:
+            staged.named = {c.name: {row[i] for row in rows} for i, c in enumerate(table.columns) if c.references}
+            keys = [row[0] for row in rows]
+            staged.key_runs = id_runs(keys)
+            if sum(last - first + 1 for first, last in staged.key_runs) != len(keys):
+                staged.key_runs = None
         if table.name == "hired_employees":
-            staged.quarterly = (quarterly_counts_of_seconds if epoch_datetimes else quarterly_counts)(rows)
+            staged.quarterly = (quarterly_counts_of_seconds if restored else quarterly_counts)(rows)
         return staged
 
     # -- derived data ---------------------------------------------------------------------------
@@ -456,7 +466,8 @@ class Database(ABC):
         """Typed rows were just inserted into `table` in the current transaction (`staged`: as for
         `bulk_insert`, whose counts are used when it holds these rows)."""
         if table.name == "hired_employees" and rows:
-            if staged is not None and len(staged) == len(rows) and staged.quarterly is not None:
+            staged = StagedRows.holding(staged, rows)
+            if staged is not None and staged.quarterly is not None:
                 self._add_quarterly_hires(staged.quarterly, sign=1)
             else:
                 self._add_quarterly_hires(quarterly_counts(rows), sign=1)
@@ -660,7 +671,7 @@ class Database(ABC):
 
         def fetch(after: int, limit: int) -> list:
             rows = self._query_many_rows(sql, [after, limit], table.column_names)
-            rows.sort(key=_first)  # a packed answer (see _query_many_rows) need not keep the order
+            rows.sort(key=itemgetter(0))  # a packed answer (see _query_many_rows) need not keep the order
             return rows
 
         return self._keyset(fetch, batch)
@@ -715,7 +726,7 @@ class Database(ABC):
                     # after a chunk like that, every row not loaded yet is deleted, and the rest loaded.
                     replacing = keys is not None
                     for rows in contents[table]:
-                        staged = rows if isinstance(rows, StagedRows) else self.stage_rows(table, rows, epoch_datetimes=True)
+                        staged = rows if isinstance(rows, StagedRows) else self.stage_rows(table, rows, restored=True)
                         try:
                             if len(staged):
                                 if keys is not None:
@@ -902,10 +913,6 @@ class Database(ABC):
                 f"UPDATE {self.q(REJECTIONS)} SET {self.q('reasons')} = {self.placeholder} WHERE {self.q('id')} = {self.placeholder}",
                 [(json.dumps(r, ensure_ascii=False), i) for i, r in reasons_by_id.items()],
             )
-
-
-def _first(row: Sequence[Any]) -> Any:
-    return row[0]
 
 
 def id_runs(ids: Iterable[int]) -> list[tuple[int, int]]:

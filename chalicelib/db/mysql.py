@@ -190,18 +190,18 @@ class MysqlDatabase(Database):
         """
         if not rows:
             return
-        _, problem = self._load_staged(table, rows, staged if staged is not None and len(staged) == len(rows) else None)
+        _, problem = self._load_staged(table, rows, StagedRows.holding(staged, rows))
         if problem:
             raise IntegrityConflict(problem)
         self.after_insert(table, rows, staged)
 
     def _load_staged(
-        self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None, epoch_datetimes: bool = False, replace: bool = False
+        self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None, restored: bool = False, replace: bool = False
     ) -> tuple[int, str | None]:
         """`_load_data` of `staged`'s file, or of one written for `rows` and removed after."""
         own = not isinstance(staged, _StagedFile)
         if own:
-            staged = self.stage_rows(table, rows, epoch_datetimes)
+            staged = self.stage_rows(table, rows, restored)
         try:
             return self._load_data(table, staged.path, len(staged), staged.epoch_datetimes, replace)
         finally:
@@ -307,11 +307,11 @@ class MysqlDatabase(Database):
         except DatabaseError:
             self._discard()  # a connection in an unknown state is not reused
 
-    def stage_rows(self, table: Table, rows: Sequence[Sequence[Any]], epoch_datetimes: bool = False) -> StagedRows:
+    def stage_rows(self, table: Table, rows: Sequence[Sequence[Any]], restored: bool = False) -> StagedRows:
         """The rows as a temporary file of LOAD DATA text (on disk, so a load or a restore can stage
         ahead of the database, e.g. while the old rows are being deleted, in bounded memory)."""
         path = _write_tsv(f"hr-{table.name}-", "".join(map(_tsv_line(table), rows)))
-        return self._described(table, _StagedFile(len(rows), path, epoch_datetimes), rows, epoch_datetimes)
+        return self._described(table, _StagedFile(len(rows), path, epoch_datetimes=restored), rows, restored)
 
     merging_restores = True
 
@@ -323,7 +323,7 @@ class MysqlDatabase(Database):
         warns instead of failing: every load is checked for a shortfall or a warning (RowsRejected).
         """
         staged = rows if isinstance(rows, StagedRows) else None
-        replaced, problem = self._load_staged(table, rows if staged is None else [], staged, epoch_datetimes=True, replace=replace)
+        replaced, problem = self._load_staged(table, rows if staged is None else [], staged, restored=True, replace=replace)
         if problem:
             raise RowsRejected(problem)
         return replaced
