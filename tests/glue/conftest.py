@@ -132,3 +132,10 @@ def sql(target):
 
     yield run
     conn.close()
+
+
+def seed(sql, departments, jobs, employees) -> None:
+    """Insert (id, department), (id, job) and hired_employees rows (dictionary order) with `sql`."""
+    for table, rows in (("departments", departments), ("jobs", jobs), ("hired_employees", employees)):
+        for row in rows:
+            sql(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(row))})", *row)

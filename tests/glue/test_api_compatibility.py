@@ -11,6 +11,7 @@ import backup_avro
 import restore_avro
 from chalicelib import backups, dictionary
 from chalicelib.db.mysql import MysqlDatabase
+from tests.glue.conftest import seed
 
 EMPLOYEES = [
     (1, "Zoë", datetime(2021, 1, 1, 0, 0, 0), 1, 1),
@@ -20,10 +21,7 @@ EMPLOYEES = [
 
 @pytest.fixture
 def seeded(sql):
-    sql("INSERT INTO departments VALUES (1, 'Sales'), (2, 'HR')")
-    sql("INSERT INTO jobs VALUES (1, 'Engineer')")
-    for row in EMPLOYEES:
-        sql("INSERT INTO hired_employees VALUES (%s, %s, %s, %s, %s)", *row)
+    seed(sql, [(1, "Sales"), (2, "HR")], [(1, "Engineer")], EMPLOYEES)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 
 import backup_avro
 from tests.glue.avro_files import read_folder
+from tests.glue.conftest import seed
 from chalicelib import dictionary
 
 BACKUP_ID = "20261122T101500123Z"
@@ -22,10 +23,7 @@ EMPLOYEES = [
 
 @pytest.fixture
 def seeded(sql):
-    sql("INSERT INTO departments VALUES (1, 'Sales'), (2, 'HR')")
-    sql("INSERT INTO jobs VALUES (1, 'Engineer'), (2, 'Analyst')")
-    for row in EMPLOYEES:
-        sql("INSERT INTO hired_employees VALUES (%s, %s, %s, %s, %s)", *row)
+    seed(sql, [(1, "Sales"), (2, "HR")], [(1, "Engineer"), (2, "Analyst")], EMPLOYEES)
 
 
 def test_backup_writes_every_table_with_the_dictionary_schema(spark, target, seeded, tmp_path):

@@ -12,6 +12,7 @@ import backup_avro
 import restore_avro
 from chalicelib import dictionary
 from tests.glue.avro_files import part_files, write_file
+from tests.glue.conftest import seed
 
 DEPARTMENTS = [(1, "Sales"), (2, "HR"), (3, "Legal")]
 JOBS = [(1, "Engineer"), (2, "Analyst")]
@@ -24,12 +25,7 @@ EMPLOYEES = [
 
 @pytest.fixture
 def seeded(sql):
-    for row in DEPARTMENTS:
-        sql("INSERT INTO departments VALUES (%s, %s)", *row)
-    for row in JOBS:
-        sql("INSERT INTO jobs VALUES (%s, %s)", *row)
-    for row in EMPLOYEES:
-        sql("INSERT INTO hired_employees VALUES (%s, %s, %s, %s, %s)", *row)
+    seed(sql, DEPARTMENTS, JOBS, EMPLOYEES)
 
 
 def employees(sql):
