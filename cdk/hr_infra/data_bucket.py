@@ -23,32 +23,29 @@ class DataBucket(Construct):
 
     def __init__(self, scope: Construct, id: str, *, settings: StageSettings) -> None:
         super().__init__(scope, id)
-        removal = RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY
-        disposable = not settings.is_prod
-        self.access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
+        # What both buckets are: encrypted, private, TLS only, owned by this account; kept in prod only.
+        private = dict(
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=removal,
-            auto_delete_objects=disposable,
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+            auto_delete_objects=not settings.is_prod,
+        )
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            **private,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(settings.log_retention_days))],
         )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
+            **private,
             minimum_tls_version=1.2,
             versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="data-bucket/",
-            removal_policy=removal,
-            auto_delete_objects=disposable,
             lifecycle_rules=[
                 # Versioning protects against overwrites; old versions do not need to live forever.
                 s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90)),
