@@ -6,13 +6,9 @@ import io
 import json
 import logging
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,18 +17,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from bench.common import free_port, serving
 from chalicelib import autotester
 from chalicelib.observability import logger
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_STAGE_KEY = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["test"]["environment_variables"]["API_KEY"]
 REPORTS = ("hired_employees_2021", "hired_employees_2021_quarters")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,27 +35,11 @@ def live_api(tmp_path_factory) -> str:
     env.update(DATABASE_URL=database_url, LOG_LEVEL="ERROR", AWS_DEFAULT_REGION="us-east-1")
     port = free_port()
     chalice = Path(sys.executable).with_name("chalice")
-    proc = subprocess.Popen(
-        # No autoreload: other work in the tree must not restart the server under the tests.
-        [str(chalice), "local", "--stage", "test", "--host", "127.0.0.1", "--port", str(port),
-         "--no-autoreload"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "status", timeout=1)
-                break
-            except urllib.error.HTTPError:  # it answers (503 until the schema exists)
-                break
-            except Exception:
-                if proc.poll() is not None:
-                    raise RuntimeError("chalice local exited: " + proc.stderr.read().decode()[-2000:])
-                if time.monotonic() > deadline:
-                    raise RuntimeError("chalice local did not start within 60 s")
-                time.sleep(0.2)
+    # No autoreload: other work in the tree must not restart the server under the tests. /status says
+    # 503 until the schema exists: any answer means it is up.
+    command = [str(chalice), "local", "--stage", "test", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"]
+    with serving(command, port, env, any_answer=True) as url:
+        base = url + "/"
         post(base + "admin/schema", {})
         post(base + "departments", [{"id": 1, "department": "Staff"}, {"id": 2, "department": "Supply Chain"}])
         post(base + "jobs", [{"id": 1, "job": "Recruiter"}])
@@ -74,9 +49,6 @@ def live_api(tmp_path_factory) -> str:
             for n, month in enumerate((1, 2, 5, 8, 11, 12), start=1)
         ])
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def post(url: str, body) -> None:
