@@ -7,10 +7,15 @@ import os
 
 from chalice import Chalice
 
-from chalicelib import __version__, api, autotester, backups, ingest, report_http, s3_events, uploads
-from chalicelib.dictionary import table as dictionary_table
-from chalicelib.observability import logger
-from chalicelib.validation import row_to_dict
+from chalicelib import __version__
+from chalicelib.api import common as api
+from chalicelib.api import reports as report_http
+from chalicelib.autotester import checks as autotester
+from chalicelib.backups import service as backups
+from chalicelib.loading import ingest, s3_events, uploads
+from chalicelib.rules.dictionary import table as dictionary_table
+from chalicelib.rules.validation import row_to_dict
+from chalicelib.runtime.log import logger
 
 app = Chalice(app_name="hr-migration")
 app.api.binary_types = [t for t in app.api.binary_types if t != "application/octet-stream"]
@@ -20,7 +25,9 @@ JSON_BODIES = ["application/json", "text/plain", "application/x-www-form-urlenco
 
 @app.middleware("http")
 def request_context(event, get_response):
-    logger.append_keys(request_id=(event.context or {}).get("requestId"), route=(event.context or {}).get("resourcePath"))
+    logger.append_keys(
+        request_id=(event.context or {}).get("requestId"), route=(event.context or {}).get("resourcePath")
+    )
     return api.api_key_refusal(event) or get_response(event)
 
 
@@ -127,6 +134,7 @@ def delete_row(table, id):
 
 # -- uploads and the S3 loader (issue 3) -----------------------------------------------------------
 
+
 @app.route("/uploads/{table}", methods=["POST"], api_key_required=True, content_types=uploads.CSV_CONTENT_TYPES)
 @api.handles_errors
 def upload_csv(table):
@@ -154,7 +162,9 @@ def s3_upload(event, context=None):
 
 
 if os.environ.get("HR_S3_EVENT_BUCKET"):
-    s3_upload = app.on_s3_event(bucket=os.environ["HR_S3_EVENT_BUCKET"], prefix=s3_events.INCOMING, suffix=".csv")(s3_upload)
+    s3_upload = app.on_s3_event(bucket=os.environ["HR_S3_EVENT_BUCKET"], prefix=s3_events.INCOMING, suffix=".csv")(
+        s3_upload
+    )
 
 
 # -- reports (issue 4) -----------------------------------------------------------------------------
@@ -195,6 +205,7 @@ def reports_page():
 
 # -- backups and restores (issue 5) ----------------------------------------------------------------
 
+
 @app.route("/backups", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @api.handles_errors
 def create_backup():
@@ -230,6 +241,7 @@ def scheduled_backup(event):
 
 
 # -- auto-tester (issue 7) -------------------------------------------------------------------------
+
 
 @app.schedule(autotester.SCHEDULE, name="auto_tester")
 def auto_tester(event):

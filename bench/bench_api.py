@@ -11,9 +11,18 @@ import time
 
 import requests
 
-from bench.common import chalice_local, database_name, mysql_connection, p50, percentile, report, scratch_database, verdict
+from bench.common import (
+    chalice_local,
+    database_name,
+    mysql_connection,
+    p50,
+    percentile,
+    report,
+    scratch_database,
+    verdict,
+)
 from chalicelib import db as databases
-from chalicelib.dictionary import DEPARTMENTS, JOBS
+from chalicelib.rules.dictionary import DEPARTMENTS, JOBS
 
 REQUESTS = 60
 WARMUP = 5
@@ -22,8 +31,13 @@ ROWS = 1000
 
 def batch(start: int) -> list[dict]:
     return [
-        {"id": i, "name": f"Employee {i}", "datetime": f"2021-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:15:00Z",
-         "department_id": 1 + i % 12, "job_id": 1 + i % 100}
+        {
+            "id": i,
+            "name": f"Employee {i}",
+            "datetime": f"2021-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:15:00Z",
+            "department_id": 1 + i % 12,
+            "job_id": 1 + i % 100,
+        }
         for i in range(start, start + ROWS)
     ]
 
@@ -34,8 +48,13 @@ def raw_insert_ms(url: str) -> list[float]:
     conn = mysql_connection(database_name(url))
     times = []
     for n in range(WARMUP + REQUESTS):
-        rows = [(r["id"], r["name"], r["datetime"][:19].replace("T", " "), r["department_id"], r["job_id"]) for r in batch(10_000_000 + n * ROWS)]
-        sql = "INSERT INTO hired_employees (id, name, datetime, department_id, job_id) VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        rows = [
+            (r["id"], r["name"], r["datetime"][:19].replace("T", " "), r["department_id"], r["job_id"])
+            for r in batch(10_000_000 + n * ROWS)
+        ]
+        sql = "INSERT INTO hired_employees (id, name, datetime, department_id, job_id) VALUES " + ", ".join(
+            ["(%s, %s, %s, %s, %s)"] * len(rows)
+        )
         params = [v for row in rows for v in row]
         started = time.perf_counter()
         conn.begin()

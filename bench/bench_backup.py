@@ -39,14 +39,16 @@ def write_rows(path: str, rows: int, seed: int = 42) -> None:
     with open(path, "w", encoding="utf-8") as out:
         for i in range(1, rows + 1):
             when = start + timedelta(seconds=rnd.randrange(4 * 365 * 86400))
-            out.write(f"{i}\t{rnd.choice(FIRST)} {rnd.choice(LAST)} {i}\t{when:%Y-%m-%d %H:%M:%S}\t{rnd.randint(1, 12)}\t{rnd.randint(1, 183)}\n")
+            out.write(
+                f"{i}\t{rnd.choice(FIRST)} {rnd.choice(LAST)} {i}\t{when:%Y-%m-%d %H:%M:%S}\t{rnd.randint(1, 12)}\t{rnd.randint(1, 183)}\n"
+            )
 
 
 # Runs the CLI and prints the process's peak RSS (VmHWM) to stderr at exit. Not ru_maxrss: on Linux a
 # child's ru_maxrss includes the RSS its parent had when it forked, i.e. this benchmark's own rows.
 _MEASURED_CLI = """
 import sys
-from chalicelib import cli
+from chalicelib.cli import main as cli
 try:
     code = cli.main(sys.argv[1:])
 finally:
@@ -62,7 +64,9 @@ def cli_measured(url: str, *args: str) -> tuple[float, float, str]:
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURED_CLI, "--database", url, *args],
-        cwd=ROOT, capture_output=True, env=dict(os.environ, LOG_LEVEL="ERROR"),
+        cwd=ROOT,
+        capture_output=True,
+        env=dict(os.environ, LOG_LEVEL="ERROR"),
     )
     seconds = time.perf_counter() - started
     err = proc.stderr.decode()
@@ -160,19 +164,31 @@ def main() -> None:
             ("raw pymysql fetch (buffered)", rate(raw_fetch_buffered)),
             ("raw pymysql fetch (streamed)", rate(raw_fetch_streamed)),
             ("backup (CLI -> Avro deflate)", rate(backup_s) + f"  {avro.stat().st_size / 1e6:.1f} MB"),
-            ("backup / raw fetch", f"{raw_fetch / backup_s:.2f}x  (target >= 0.75x: {verdict(raw_fetch / backup_s >= 0.75)})"),
+            (
+                "backup / raw fetch",
+                f"{raw_fetch / backup_s:.2f}x  (target >= 0.75x: {verdict(raw_fetch / backup_s >= 0.75)})",
+            ),
             ("raw LOAD DATA LOCAL INFILE", rate(raw_load)),
             ("restore over the table as backed up", rate(restore_full_s)),
             ("  / raw load", ratio(restore_full_s)),
             ("restore over every row changed", rate(restore_changed_s)),
-            ("  / raw load", f"{raw_load / restore_changed_s:.2f}x  (no target: this restore also deletes {ROWS:,} rows, "
-                             "which the raw load does not; next line)"),
-            ("  / raw DELETE + LOAD DATA", f"{raw_replace / restore_changed_s:.2f}x  (the same replacement by hand, "
-                                           f"one transaction: {raw_replace:.2f} s)"),
+            (
+                "  / raw load",
+                f"{raw_load / restore_changed_s:.2f}x  (no target: this restore also deletes {ROWS:,} rows, "
+                "which the raw load does not; next line)",
+            ),
+            (
+                "  / raw DELETE + LOAD DATA",
+                f"{raw_replace / restore_changed_s:.2f}x  (the same replacement by hand, "
+                f"one transaction: {raw_replace:.2f} s)",
+            ),
             ("restore into the emptied table", rate(restore_empty_s)),
             ("  / raw load", ratio(restore_empty_s)),
-            ("peak RSS backup / restores", f"{backup_mb:.0f} / {restore_full_mb:.0f} / {restore_changed_mb:.0f} / {restore_empty_mb:.0f} MB  "
-                                             f"(target < 256 MB: {verdict(peak < 256)})"),
+            (
+                "peak RSS backup / restores",
+                f"{backup_mb:.0f} / {restore_full_mb:.0f} / {restore_changed_mb:.0f} / {restore_empty_mb:.0f} MB  "
+                f"(target < 256 MB: {verdict(peak < 256)})",
+            ),
         ],
     )
 

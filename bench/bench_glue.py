@@ -36,7 +36,9 @@ def write_employees_csv(path: Path, rows: int) -> None:
 
 def local_spark(scratch: Path):
     sys.path.insert(0, str(ROOT / "glue"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "glue"), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), str(ROOT / "glue"), os.environ.get("PYTHONPATH")])
+    )
     os.environ["PYSPARK_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
 
@@ -48,8 +50,14 @@ def local_spark(scratch: Path):
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.warehouse.dir", (scratch / "warehouse").as_uri())
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true")
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch} -Dderby.stream.error.file={scratch / 'derby.log'}")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true",
+        )
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={scratch} -Dderby.stream.error.file={scratch / 'derby.log'}",
+        )
         .enableHiveSupport()
         .getOrCreate()
     )
@@ -59,7 +67,7 @@ def local_spark(scratch: Path):
 
 def main() -> None:
     from chalicelib import db as databases
-    from chalicelib import dictionary
+    from chalicelib.rules import dictionary
 
     csv_path = WORK / "glue" / "incoming" / "hired_employees" / "bench.csv"
     started = time.perf_counter()
@@ -93,11 +101,14 @@ def main() -> None:
         try:
             import backup_avro
             import load_csv
+
             from hrjobs import runtime
             from hrjobs.database import MysqlTarget
 
             runtime.configure(spark)
-            target = MysqlTarget(MYSQL["host"], MYSQL["port"], name, MYSQL["user"], MYSQL["password"], "org.mariadb.jdbc.Driver")
+            target = MysqlTarget(
+                MYSQL["host"], MYSQL["port"], name, MYSQL["user"], MYSQL["password"], "org.mariadb.jdbc.Driver"
+            )
             started = time.perf_counter()
             [loaded] = load_csv.run_load(spark, target, csv_path.as_uri(), write_connections=2, read_partitions=2)
             load_seconds = time.perf_counter() - started
@@ -107,7 +118,9 @@ def main() -> None:
 
             backup_root = (scratch / "bucket").as_uri()
             started = time.perf_counter()
-            manifest = backup_avro.run_backup(spark, target, backup_root, [dictionary.HIRED_EMPLOYEES], read_partitions=2)
+            manifest = backup_avro.run_backup(
+                spark, target, backup_root, [dictionary.HIRED_EMPLOYEES], read_partitions=2
+            )
             backup_seconds = time.perf_counter() - started
         finally:
             spark.stop()
@@ -117,12 +130,24 @@ def main() -> None:
     report(
         f"Glue jobs, local[2] on {os.cpu_count()} CPUs, {ROWS:,} hired_employees rows ({csv_path.stat().st_size / 1e6:.0f} MB CSV, generated in {generated:.1f} s)",
         [
-            ("LOAD DATA LOCAL INFILE (baseline)", f"{raw_seconds:.1f} s, {raw_rows / raw_seconds:,.0f} rows/s ({raw_rows:,} rows)"),
-            ("load job, first run", f"{load_seconds:.1f} s, {loaded.inserted / load_seconds:,.0f} rows/s (inserted {loaded.inserted:,}, rejected {loaded.rejected:,})"),
+            (
+                "LOAD DATA LOCAL INFILE (baseline)",
+                f"{raw_seconds:.1f} s, {raw_rows / raw_seconds:,.0f} rows/s ({raw_rows:,} rows)",
+            ),
+            (
+                "load job, first run",
+                f"{load_seconds:.1f} s, {loaded.inserted / load_seconds:,.0f} rows/s (inserted {loaded.inserted:,}, rejected {loaded.rejected:,})",
+            ),
             ("  phases (s)", ", ".join(f"{k} {v}" for k, v in loaded.seconds.items())),
             ("load job / LOAD DATA", f"{load_seconds / raw_seconds:.1f}x the time"),
-            ("load job, re-run (all unchanged)", f"{rerun_seconds:.1f} s (inserted {again.inserted:,}, unchanged {again.unchanged:,})"),
-            ("backup job (MySQL -> Avro)", f"{backup_seconds:.1f} s, {backed_up['rows'] / backup_seconds:,.0f} rows/s, {backed_up['bytes'] / 1e6:.1f} MB deflate"),
+            (
+                "load job, re-run (all unchanged)",
+                f"{rerun_seconds:.1f} s (inserted {again.inserted:,}, unchanged {again.unchanged:,})",
+            ),
+            (
+                "backup job (MySQL -> Avro)",
+                f"{backup_seconds:.1f} s, {backed_up['rows'] / backup_seconds:,.0f} rows/s, {backed_up['bytes'] / 1e6:.1f} MB deflate",
+            ),
         ],
     )
     if loaded.inserted != ROWS or again.inserted or again.unchanged != ROWS:

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from bench.common import WORK, database_name, mysql_connection, report, run_measured, scratch_database, verdict
-from chalicelib import samples
-from chalicelib.dictionary import HIRED_EMPLOYEES
+from chalicelib.loading import samples
+from chalicelib.rules.dictionary import HIRED_EMPLOYEES
 
 ROWS = int(os.environ.get("BENCH_LOAD_ROWS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_LOAD_REPEAT", "1"))
@@ -31,7 +31,9 @@ def write_files(folder: Path, rows: int) -> Path:
     """departments.csv, jobs.csv (the references) and hired_employees.csv with `rows` rows, 1% broken."""
     samples.write_samples(str(folder), employees=0)
     path = folder / "hired_employees.csv"
-    samples._write(str(path), samples.employee_rows(rows, len(samples.DEPARTMENTS), len(samples.job_titles()), broken=0.01))
+    samples._write(
+        str(path), samples.employee_rows(rows, len(samples.DEPARTMENTS), len(samples.job_titles()), broken=0.01)
+    )
     return path
 
 
@@ -100,9 +102,14 @@ def main() -> None:
         a = min(a_times)
         print(f"(a) raw LOAD DATA: {a:.2f} s", flush=True)
 
-        b_wall, b_cpu, b_rss, _ = run_measured(["-c", (
-            "import sys; from bench.bench_load import pandas_to_sql; pandas_to_sql(sys.argv[1], sys.argv[2])"
-        ), url, str(path)])
+        b_wall, b_cpu, b_rss, _ = run_measured(
+            [
+                "-c",
+                ("import sys; from bench.bench_load import pandas_to_sql; pandas_to_sql(sys.argv[1], sys.argv[2])"),
+                url,
+                str(path),
+            ]
+        )
         print(f"(b) pandas to_sql: {b_wall:.2f} s", flush=True)
 
         c_runs = []
@@ -115,16 +122,31 @@ def main() -> None:
         counts_line = next((line for line in c_out.splitlines() if line.startswith("hired_employees")), "")
 
     a_rate, b_rate, c_rate = ROWS / a, ROWS / b_wall, ROWS / c_wall
-    report(f"load {ROWS:,} hired_employees rows ({size_mb:.1f} MB, ~1% broken), MariaDB, same run", [
-        ("(a) raw LOAD DATA LOCAL INFILE", f"{a_rate:>10,.0f} rows/s  {a:6.2f} s  (no validation; best of {REPEAT})"),
-        ("(b) pandas read_csv + to_sql", f"{b_rate:>10,.0f} rows/s  {b_wall:6.2f} s  peak RSS {b_rss:6.1f} MB  CPU {b_cpu:5.1f} s"),
-        ("(c) cli load (all rules, log)", f"{c_rate:>10,.0f} rows/s  {c_wall:6.2f} s  peak RSS {c_rss:6.1f} MB  CPU {c_cpu:5.1f} s"),
-        ("(c) summary line", counts_line.strip()),
-        ("(c) / (a) rows/s", f"{c_rate / a_rate:.2f}x  (target >= {TARGET_RATIO}x: {verdict(c_rate / a_rate >= TARGET_RATIO)})"),
-        ("(c) / (b) rows/s", f"{c_rate / b_rate:.2f}x"),
-        ("(b) / (a) rows/s", f"{b_rate / a_rate:.2f}x"),
-        ("(c) peak RSS", f"{c_rss:.1f} MB  (target < {TARGET_RSS_MB} MB: {verdict(c_rss < TARGET_RSS_MB)})"),
-    ])
+    report(
+        f"load {ROWS:,} hired_employees rows ({size_mb:.1f} MB, ~1% broken), MariaDB, same run",
+        [
+            (
+                "(a) raw LOAD DATA LOCAL INFILE",
+                f"{a_rate:>10,.0f} rows/s  {a:6.2f} s  (no validation; best of {REPEAT})",
+            ),
+            (
+                "(b) pandas read_csv + to_sql",
+                f"{b_rate:>10,.0f} rows/s  {b_wall:6.2f} s  peak RSS {b_rss:6.1f} MB  CPU {b_cpu:5.1f} s",
+            ),
+            (
+                "(c) cli load (all rules, log)",
+                f"{c_rate:>10,.0f} rows/s  {c_wall:6.2f} s  peak RSS {c_rss:6.1f} MB  CPU {c_cpu:5.1f} s",
+            ),
+            ("(c) summary line", counts_line.strip()),
+            (
+                "(c) / (a) rows/s",
+                f"{c_rate / a_rate:.2f}x  (target >= {TARGET_RATIO}x: {verdict(c_rate / a_rate >= TARGET_RATIO)})",
+            ),
+            ("(c) / (b) rows/s", f"{c_rate / b_rate:.2f}x"),
+            ("(b) / (a) rows/s", f"{b_rate / a_rate:.2f}x"),
+            ("(c) peak RSS", f"{c_rss:.1f} MB  (target < {TARGET_RSS_MB} MB: {verdict(c_rss < TARGET_RSS_MB)})"),
+        ],
+    )
 
 
 if __name__ == "__main__":

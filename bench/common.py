@@ -17,13 +17,18 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import pymysql
 
 ROOT = Path(__file__).resolve().parent.parent
-MYSQL = dict(host=os.environ.get("MYSQL_HOST", "127.0.0.1"), port=int(os.environ.get("MYSQL_PORT", "3306")), user="root", password="")
+MYSQL = dict(
+    host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
+    port=int(os.environ.get("MYSQL_PORT", "3306")),
+    user="root",
+    password="",
+)
 WORK = ROOT / "bench" / "out"
 
 
@@ -63,7 +68,12 @@ def serving(command: list[str], port: int, env: Mapping[str, str], any_answer: b
     `any_answer`, once it answers at all), and stop the server afterwards. Used by the benchmarks and
     by the auto-tester's tests."""
     proc = subprocess.Popen(
-        command, cwd=ROOT, env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        command,
+        cwd=ROOT,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -94,7 +104,8 @@ def chalice_local(database_url: str, api_key: str = "bench-key") -> Iterator[str
     port = free_port()
     # The stage's own DATABASE_URL / API_KEY would win over ours: run on a copy of the config.
     with serving(
-        [sys.executable, "-m", "bench.chalice_local", str(port), database_url, api_key], port,
+        [sys.executable, "-m", "bench.chalice_local", str(port), database_url, api_key],
+        port,
         dict(os.environ, DATABASE_URL=database_url, LOG_LEVEL="ERROR"),
     ) as base:
         yield base
@@ -117,9 +128,12 @@ def run_measured(python_args: list[str], env: dict | None = None) -> tuple[float
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.measure", *python_args], cwd=ROOT,
+            [sys.executable, "-m", "bench.measure", *python_args],
+            cwd=ROOT,
             env={**os.environ, "LOG_LEVEL": "ERROR", **(env or {})},
-            stdout=subprocess.PIPE, stderr=err, text=True,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
         )
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)

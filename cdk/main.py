@@ -14,8 +14,8 @@ from cdk_nag import AwsSolutionsChecks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hr_infra.settings import STAGES_CONTEXT_KEY, stages_from_context  # noqa: E402
-from hr_infra.stack import HrMigrationStack  # noqa: E402
+from hr_infra.settings import STAGES_CONTEXT_KEY, stages_from_context
+from hr_infra.stack import HrMigrationStack
 
 
 def build(app: cdk.App) -> list[HrMigrationStack]:

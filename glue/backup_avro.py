@@ -2,11 +2,11 @@
 
     --BACKUP_ROOT      where ``backups/`` lives: s3://bucket/ (the service's data bucket)
     --TABLES           optional; comma-separated (default: every table of the dictionary)
-    --BACKUP_ID        optional; default: a new id from chalicelib.backup_layout (UTC timestamp)
+    --BACKUP_ID        optional; default: a new id from chalicelib.backups.layout (UTC timestamp)
     --READ_PARTITIONS  optional (4): parallel range queries per table
     + the database options of hrjobs.runtime (--DB_SECRET_ARN or --CONNECTION_NAME)
 
-Layout (``chalicelib.backup_layout``): ``backups/<id>/<table>.avro/`` is a folder of Avro part files
+Layout (``chalicelib.backups.layout``): ``backups/<id>/<table>.avro/`` is a folder of Avro part files
 whose schema is exactly ``dictionary.avro_schema(table)`` (deflate), and ``backups/<id>/manifest.json``
 is written last, so a backup without a manifest is an incomplete one. Each table is read in its own
 queries: the tables of one backup are not a single transactional snapshot.
@@ -20,7 +20,8 @@ import sys
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from chalicelib import backup_layout, dictionary
+from chalicelib.backups import layout as backup_layout
+from chalicelib.rules import dictionary
 from hrjobs import avro_io, database, runtime, storage
 from hrjobs.database import MysqlTarget
 
@@ -37,7 +38,9 @@ def tables_to_back_up(names: str | None) -> list[dictionary.Table]:
     return dictionary.in_load_order([dictionary.table(n.strip()) for n in names.split(",") if n.strip()])
 
 
-def back_up_table(spark: SparkSession, target: MysqlTarget, table: dictionary.Table, uri: str, read_partitions: int = 4) -> dict:
+def back_up_table(
+    spark: SparkSession, target: MysqlTarget, table: dictionary.Table, uri: str, read_partitions: int = 4
+) -> dict:
     """Write `table` as Avro part files into the folder `uri`; returns ``{"rows": n, "bytes": n}``."""
     rows = database.read_table(spark, target, table, read_partitions).persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -48,8 +51,14 @@ def back_up_table(spark: SparkSession, target: MysqlTarget, table: dictionary.Ta
     return {"rows": count, "bytes": storage.data_size(spark, uri)}
 
 
-def run_backup(spark: SparkSession, target: MysqlTarget, backup_root: str, tables: list[dictionary.Table] | None = None,
-               backup_id: str | None = None, read_partitions: int = 4) -> dict:
+def run_backup(
+    spark: SparkSession,
+    target: MysqlTarget,
+    backup_root: str,
+    tables: list[dictionary.Table] | None = None,
+    backup_id: str | None = None,
+    read_partitions: int = 4,
+) -> dict:
     """Back up `tables` (default: all) under ``<backup_root>/backups/<id>/``; returns the manifest."""
     runtime.configure(spark)
     backup_id = backup_id or backup_layout.new_backup_id()
@@ -72,7 +81,11 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> di
     target = database.target_from_job_arguments(args)
     with runtime.job_session(args, spark) as session:
         manifest = run_backup(
-            session, target, args["BACKUP_ROOT"], tables_to_back_up(args["TABLES"]), args["BACKUP_ID"],
+            session,
+            target,
+            args["BACKUP_ROOT"],
+            tables_to_back_up(args["TABLES"]),
+            args["BACKUP_ID"],
             int(args["READ_PARTITIONS"]),
         )
     runtime.report({"job": "backup_avro", "manifest": manifest})

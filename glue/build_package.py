@@ -25,11 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 JOB_SCRIPTS = ("load_csv.py", "backup_avro.py", "restore_avro.py")
 SHARED = (
     "chalicelib/__init__.py",
-    "chalicelib/dictionary.py",
-    "chalicelib/validation.py",
-    "chalicelib/backup_layout.py",
-    "chalicelib/bucket_layout.py",
-    "chalicelib/settings.py",  # imported by the MySQL backend when credentials are refused
+    "chalicelib/rules",
+    "chalicelib/backups/__init__.py",
+    "chalicelib/backups/layout.py",
+    "chalicelib/loading/__init__.py",
+    "chalicelib/loading/bucket_layout.py",
+    "chalicelib/runtime/__init__.py",
+    "chalicelib/runtime/settings.py",  # imported by the MySQL backend when credentials are refused
     "chalicelib/db",
 )
 DRIVER = "PyMySQL"

@@ -8,7 +8,7 @@
     --READ_PARTITIONS   optional (4): parallel range queries reading stored rows
     + the database options of hrjobs.runtime (--DB_SECRET_ARN or --CONNECTION_NAME)
 
-Each line is checked by ``chalicelib.validation.check_fields``; then, with the file's ids looked up in
+Each line is checked by ``chalicelib.rules.validation.check_fields``; then, with the file's ids looked up in
 MySQL and all occurrences of an id in one partition in line order, ``validation.classify`` decides
 insert / identical no-op / reject. Valid rows are appended over JDBC; rejected rows go to
 ``rejected/<folder>/<name>.rejected.csv`` (the service loader's report format) and to the ``rejections`` table, once per
@@ -23,24 +23,29 @@ import math
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from chalicelib import dictionary
-from chalicelib.bucket_layout import INCOMING, REJECTED, report_path
 from chalicelib.db.base import REJECTIONS
-from chalicelib.dictionary import Table
+from chalicelib.loading.bucket_layout import INCOMING, REJECTED, report_path
+from chalicelib.rules import dictionary
+from chalicelib.rules.dictionary import Table
 from hrjobs import database, rows, runtime, schema, storage
 from hrjobs.database import MysqlTarget
 
 log = logging.getLogger("load_csv")
 
 REQUIRED = ("SOURCE",)
-OPTIONAL: dict[str, str | None] = {"TABLE": None, "REJECTED_PREFIX": None, "WRITE_CONNECTIONS": "4", "READ_PARTITIONS": "4"}
+OPTIONAL: dict[str, str | None] = {
+    "TABLE": None,
+    "REJECTED_PREFIX": None,
+    "WRITE_CONNECTIONS": "4",
+    "READ_PARTITIONS": "4",
+}
 ROWS_PER_CLASSIFY_PARTITION = 200_000  # bounds the Python memory of one classify task
 SOURCE_MAX_CHARS = 1024  # width of rejections.source
 
@@ -115,8 +120,15 @@ def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
     return spark.createDataFrame(parsed, rows.parsed_schema(table), verifySchema=False)
 
 
-def classify(spark: SparkSession, target: MysqlTarget, table: Table, parsed: DataFrame, source: str,
-             line_count: int, read_partitions: int = 4) -> DataFrame:
+def classify(
+    spark: SparkSession,
+    target: MysqlTarget,
+    table: Table,
+    parsed: DataFrame,
+    source: str,
+    line_count: int,
+    read_partitions: int = 4,
+) -> DataFrame:
     """Every line's outcome (`rows.classified_schema`) against what MySQL holds now."""
     key = table.key
     lo, hi = parsed.where(F.size("reasons") == 0).agg(F.min(key), F.max(key)).first()
@@ -152,13 +164,14 @@ def snapshot(df: DataFrame) -> DataFrame:
     return df.localCheckpoint(eager=True)
 
 
-def log_rejections(spark: SparkSession, target: MysqlTarget, table: Table, source: str, rejected: DataFrame,
-                   connections: int) -> int:
+def log_rejections(
+    spark: SparkSession, target: MysqlTarget, table: Table, source: str, rejected: DataFrame, connections: int
+) -> int:
     """Add the rejected rows not already logged (same fingerprint) to the rejections table; returns how many."""
     logged = database.read_query(
         spark, target, f"SELECT fingerprint FROM `{REJECTIONS}` WHERE table_name = '{table.name}'"
     )
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     entries = (
         rejected.join(logged, "fingerprint", "left_anti")
         .select(
@@ -197,8 +210,15 @@ def write_rejected_report(spark: SparkSession, rejected: DataFrame, uri: str, ta
     storage.delete(spark, scratch)
 
 
-def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, rejected_prefix: str | None = None,
-              write_connections: int = 4, read_partitions: int = 4) -> LoadResult:
+def load_file(
+    spark: SparkSession,
+    target: MysqlTarget,
+    uri: str,
+    table: Table,
+    rejected_prefix: str | None = None,
+    write_connections: int = 4,
+    read_partitions: int = 4,
+) -> LoadResult:
     """Load one CSV file into `table`; see the module docstring."""
     report_uri = rejected_report_uri(uri, table, rejected_prefix)
     clock = _Stopwatch()
@@ -249,8 +269,15 @@ def load_file(spark: SparkSession, target: MysqlTarget, uri: str, table: Table, 
     return result
 
 
-def run_load(spark: SparkSession, target: MysqlTarget, source: str, table_name: str | None = None,
-             rejected_prefix: str | None = None, write_connections: int = 4, read_partitions: int = 4) -> list[LoadResult]:
+def run_load(
+    spark: SparkSession,
+    target: MysqlTarget,
+    source: str,
+    table_name: str | None = None,
+    rejected_prefix: str | None = None,
+    write_connections: int = 4,
+    read_partitions: int = 4,
+) -> list[LoadResult]:
     """Load every CSV file of `source`, referenced tables first."""
     return [
         load_file(spark, target, uri, table, rejected_prefix, write_connections, read_partitions)
@@ -264,8 +291,13 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> di
     target = database.target_from_job_arguments(args)
     with runtime.job_session(args, spark) as session:
         results = run_load(
-            session, target, args["SOURCE"], args["TABLE"], args["REJECTED_PREFIX"],
-            int(args["WRITE_CONNECTIONS"]), int(args["READ_PARTITIONS"]),
+            session,
+            target,
+            args["SOURCE"],
+            args["TABLE"],
+            args["REJECTED_PREFIX"],
+            int(args["WRITE_CONNECTIONS"]),
+            int(args["READ_PARTITIONS"]),
         )
     summary = {"job": "load_csv", "files": [asdict(r) for r in results]}
     runtime.report(summary)

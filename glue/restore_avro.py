@@ -21,9 +21,10 @@ import sys
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from chalicelib import backup_layout, dictionary
+from chalicelib.backups import layout as backup_layout
 from chalicelib.db.base import DatabaseError, ReferenceViolation
-from chalicelib.dictionary import Table
+from chalicelib.rules import dictionary
+from chalicelib.rules.dictionary import Table
 from hrjobs import avro_io, database, runtime, storage
 from hrjobs.database import MysqlTarget
 
@@ -53,7 +54,9 @@ def manifest_rows(spark: SparkSession, source: str, table: Table) -> int | None:
     return None if entry is None or "rows" not in entry else int(entry["rows"])
 
 
-def run_restore(spark: SparkSession, target: MysqlTarget, table: Table, backup: str, write_connections: int = 4) -> dict:
+def run_restore(
+    spark: SparkSession, target: MysqlTarget, table: Table, backup: str, write_connections: int = 4
+) -> dict:
     """Replace `table`'s rows with the backup's; see the module docstring."""
     runtime.configure(spark)
     source = avro_source(backup, table)
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> di
     args = runtime.job_arguments(sys.argv if argv is None else argv, REQUIRED, OPTIONAL)
     target = database.target_from_job_arguments(args)
     with runtime.job_session(args, spark) as session:
-        result = run_restore(session, target, dictionary.table(args["TABLE"]), args["BACKUP"], int(args["WRITE_CONNECTIONS"]))
+        result = run_restore(
+            session, target, dictionary.table(args["TABLE"]), args["BACKUP"], int(args["WRITE_CONNECTIONS"])
+        )
     runtime.report({"job": "restore_avro", **result})
     return result
 

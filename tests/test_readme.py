@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from chalicelib.dictionary import markdown_table
+from chalicelib.rules.dictionary import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

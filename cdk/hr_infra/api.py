@@ -11,8 +11,8 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.aws_sam import CfnFunction
 from chalice.cdk import Chalice
 from constructs import Construct
@@ -60,9 +60,19 @@ class ChaliceApp(Construct):
     database secret and the data bucket. All logs go to log groups with a retention period.
     """
 
-    def __init__(self, scope: Construct, id: str, *, project_dir: Path, settings: StageSettings,
-                 network: Network, database: Database, data_bucket: s3.IBucket, load_job_name: str,
-                 load_job_arn: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        project_dir: Path,
+        settings: StageSettings,
+        network: Network,
+        database: Database,
+        data_bucket: s3.IBucket,
+        load_job_name: str,
+        load_job_arn: str,
+    ) -> None:
         super().__init__(scope, id)
         self._settings = settings
         self.security_group = network.security_group(self, "SecurityGroup", "Lambda functions of the Chalice app")
@@ -74,14 +84,27 @@ class ChaliceApp(Construct):
         for role in (self.app_role, self.loader_role):
             database.secret.grant_read(role)
             data_bucket.grant_read_write(role)
-        self.loader_role.add_to_policy(iam.PolicyStatement(
-            sid="StartTheLoadJob", actions=["glue:StartJobRun", "glue:GetJobRun"], resources=[load_job_arn],
-        ))
+        self.loader_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StartTheLoadJob",
+                actions=["glue:StartJobRun", "glue:GetJobRun"],
+                resources=[load_job_arn],
+            )
+        )
         for role in (self.app_role, self.loader_role):
-            acknowledge(role, "Read and write on the objects of the data bucket only (incoming/, rejected/, "
-                        "backups/ are all this app's)", bucket_objects(data_bucket), *S3_READ_WRITE_ACTIONS)
-            acknowledge(role, "EC2 network-interface actions for a Lambda function in a VPC have no resource-level "
-                        "permissions (the actions of AWSLambdaVPCAccessExecutionRole)", "IAM5[Resource::*]")
+            acknowledge(
+                role,
+                "Read and write on the objects of the data bucket only (incoming/, rejected/, "
+                "backups/ are all this app's)",
+                bucket_objects(data_bucket),
+                *S3_READ_WRITE_ACTIONS,
+            )
+            acknowledge(
+                role,
+                "EC2 network-interface actions for a Lambda function in a VPC have no resource-level "
+                "permissions (the actions of AWSLambdaVPCAccessExecutionRole)",
+                "IAM5[Resource::*]",
+            )
 
         self.access = ApiAccess(self, "Access", settings=settings)
         self.access.key_secret.grant_read(self.auto_tester_role)
@@ -112,7 +135,9 @@ class ChaliceApp(Construct):
         self.functions = self._functions()
         for name in (API_HANDLER, AUTO_TESTER):
             if name not in self.functions:
-                raise ValueError(f"app.py defines no function with logical id {name!r} (found {sorted(self.functions)})")
+                raise ValueError(
+                    f"app.py defines no function with logical id {name!r} (found {sorted(self.functions)})"
+                )
         if S3_LOADER in self.functions:
             self._use_role(S3_LOADER, self.loader_role)
         else:
@@ -154,22 +179,35 @@ class ChaliceApp(Construct):
         """One JSON line per API request (caller, key id, route, status, latencies) in a log group with the
         stage's retention; and, if the stage owns it, API Gateway's account-level role for writing logs."""
         self.access_log_group = logs.LogGroup(
-            self, "ApiAccessLogs", retention=settings.log_retention,
+            self,
+            "ApiAccessLogs",
+            retention=settings.log_retention,
             removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
         )
         rest_api = self.chalice.sam_template.get_resource(REST_API)
-        rest_api.add_property_override("AccessLogSetting", {
-            "DestinationArn": self.access_log_group.log_group_arn, "Format": json.dumps(ACCESS_LOG_FORMAT),
-        })
+        rest_api.add_property_override(
+            "AccessLogSetting",
+            {
+                "DestinationArn": self.access_log_group.log_group_arn,
+                "Format": json.dumps(ACCESS_LOG_FORMAT),
+            },
+        )
         if not settings.api_gateway_account_role:
             return
         role = iam.Role(
-            self, "ApiGatewayLogsRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            self,
+            "ApiGatewayLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
             description=f"{settings.stack_name}: API Gateway (account-wide) writes access logs to CloudWatch Logs",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+            ],
         )
-        acknowledge(role, "The AWS managed policy made for API Gateway's account-level logging role",
-                    "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]")
+        acknowledge(
+            role,
+            "The AWS managed policy made for API Gateway's account-level logging role",
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+        )
         account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
         rest_api.add_dependency(account)  # the stage's access logging needs the role in place
 
@@ -181,8 +219,11 @@ class ChaliceApp(Construct):
         """
         function = self.functions[name]
         return lambda_.Function.from_function_attributes(
-            self, f"{name}Function", function_arn=function.get_att("Arn").to_string(),
-            same_environment=True, skip_permissions=False,
+            self,
+            f"{name}Function",
+            function_arn=function.get_att("Arn").to_string(),
+            same_environment=True,
+            skip_permissions=False,
         )
 
     def function_name(self, name: str) -> str:
@@ -190,9 +231,7 @@ class ChaliceApp(Construct):
 
     def _functions(self) -> dict[str, CfnFunction]:
         return {
-            child.node.id: child
-            for child in self.chalice.sam_template.node.children
-            if isinstance(child, CfnFunction)
+            child.node.id: child for child in self.chalice.sam_template.node.children if isinstance(child, CfnFunction)
         }
 
     def _use_role(self, name: str, role: iam.Role) -> None:
@@ -200,19 +239,27 @@ class ChaliceApp(Construct):
 
     def _role(self, id: str, purpose: str, *, in_vpc: bool) -> iam.Role:
         role = iam.Role(
-            self, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            self,
+            id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{self._settings.stack_name}: {purpose}",
         )
         if in_vpc:
-            role.add_to_policy(iam.PolicyStatement(
-                sid="LambdaNetworkInterfaces",
-                # The actions of AWSLambdaVPCAccessExecutionRole; EC2 gives them no resource-level permissions.
-                actions=[
-                    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=["*"],
-            ))
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="LambdaNetworkInterfaces",
+                    # The actions of AWSLambdaVPCAccessExecutionRole; EC2 gives them no resource-level permissions.
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSubnets",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                )
+            )
         return role
 
 
@@ -236,8 +283,12 @@ class ApiAccess(Construct):
                 password_length=40, exclude_punctuation=True, include_space=False
             ),
         )
-        acknowledge(self.key_secret, "The API key is rotated by bumping apiKeyGeneration and deploying: API Gateway "
-                    "keys cannot be changed in place by a Secrets Manager rotation function", "SMG4")
+        acknowledge(
+            self.key_secret,
+            "The API key is rotated by bumping apiKeyGeneration and deploying: API Gateway "
+            "keys cannot be changed in place by a Secrets Manager rotation function",
+            "SMG4",
+        )
         self.key = apigateway.CfnApiKey(
             self,
             f"Key{generation}",
@@ -253,16 +304,20 @@ class ApiAccess(Construct):
             self,
             "UsagePlan",
             description=f"{settings.stack_name}: throttling and daily quota for API key holders",
-            api_stages=[apigateway.CfnUsagePlan.ApiStageProperty(api_id=rest_api_id, stage=Fn.ref(f"{REST_API}.Stage"))],
+            api_stages=[
+                apigateway.CfnUsagePlan.ApiStageProperty(api_id=rest_api_id, stage=Fn.ref(f"{REST_API}.Stage"))
+            ],
             throttle=apigateway.CfnUsagePlan.ThrottleSettingsProperty(
                 rate_limit=settings.api_throttle_rate_per_second, burst_limit=settings.api_throttle_burst
             ),
             quota=apigateway.CfnUsagePlan.QuotaSettingsProperty(limit=settings.api_quota_per_day, period="DAY"),
         )
-        Validations.of(self.usage_plan).acknowledge(Acknowledgment(
-            id="CloudFormation-Validate::F1020",
-            reason="RestAPI.Stage is the stage the Serverless transform generates for the Chalice API; SAM resolves it",
-        ))
+        Validations.of(self.usage_plan).acknowledge(
+            Acknowledgment(
+                id="CloudFormation-Validate::F1020",
+                reason="RestAPI.Stage is the stage the Serverless transform generates for the Chalice API; SAM resolves it",
+            )
+        )
         apigateway.CfnUsagePlanKey(
             self, "UsagePlanKey", key_id=self.key.ref, key_type="API_KEY", usage_plan_id=self.usage_plan.ref
         )

@@ -30,7 +30,10 @@ class Database(Construct):
         super().__init__(scope, id)
         vpc = network.vpc
         self.security_group = ec2.SecurityGroup(
-            self, "ClusterSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            self,
+            "ClusterSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
             description="Aurora MySQL: accepts the RDS Proxy and the Glue jobs only",
         )
         self.proxy_security_group = network.security_group(
@@ -47,7 +50,9 @@ class Database(Construct):
         # The log groups the cluster exports to, made here (not by a log-retention custom resource).
         log_groups = [
             logs.LogGroup(
-                self, f"{kind.capitalize()}Log", log_group_name=f"/aws/rds/cluster/{identifier}/{kind}",
+                self,
+                f"{kind.capitalize()}Log",
+                log_group_name=f"/aws/rds/cluster/{identifier}/{kind}",
                 retention=settings.log_retention,
                 removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
             )
@@ -71,7 +76,9 @@ class Database(Construct):
             port=MYSQL_PORT,
             storage_encrypted=True,
             iam_authentication=True,
-            backup=rds.BackupProps(retention=Duration.days(settings.backup_retention_days), preferred_window="03:00-04:00"),
+            backup=rds.BackupProps(
+                retention=Duration.days(settings.backup_retention_days), preferred_window="03:00-04:00"
+            ),
             preferred_maintenance_window="sun:04:30-sun:05:30",
             deletion_protection=settings.is_prod,
             removal_policy=RemovalPolicy.SNAPSHOT if settings.is_prod else RemovalPolicy.DESTROY,
@@ -117,13 +124,21 @@ class Database(Construct):
         )
         self.proxy_endpoint = self.proxy.endpoint
 
-        acknowledge(self.cluster, "MySQL's standard port: the cluster is reachable only from the proxy, Glue and "
-                    "the rotation function security groups, so a non-standard port would add nothing", "RDS11")
-        acknowledge(self.cluster, "Recovery is point-in-time restore from the automated backups (backupRetentionDays); "
-                    "Backtrack is not used", "RDS14")
+        acknowledge(
+            self.cluster,
+            "MySQL's standard port: the cluster is reachable only from the proxy, Glue and "
+            "the rotation function security groups, so a non-standard port would add nothing",
+            "RDS11",
+        )
+        acknowledge(
+            self.cluster,
+            "Recovery is point-in-time restore from the automated backups (backupRetentionDays); Backtrack is not used",
+            "RDS14",
+        )
         if not settings.is_prod:
-            acknowledge(self.cluster, "dev is disposable and rebuilt from source data; prod has deletion protection",
-                        "RDS10")
+            acknowledge(
+                self.cluster, "dev is disposable and rebuilt from source data; prod has deletion protection", "RDS10"
+            )
 
     def allow_clients(self, group: ec2.ISecurityGroup, description: str) -> None:
         """Let `group` (Lambda functions) open MySQL connections to the proxy."""
@@ -134,4 +149,3 @@ class Database(Construct):
         """Let `group` (Glue jobs) connect to the cluster itself."""
         group.add_egress_rule(self.security_group, ec2.Port.tcp(MYSQL_PORT), "to the cluster")
         self.security_group.add_ingress_rule(group, ec2.Port.tcp(MYSQL_PORT), description)
-

@@ -20,6 +20,7 @@ from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
 from .network import Network
 from .settings import DB_NAME, StageSettings
 
+
 @dataclass(frozen=True)
 class JobScript:
     """One Glue job: its short name (``load-csv``), script and what it does."""
@@ -37,8 +38,18 @@ class GlueJobs(Construct):
     database credentials from `--DB_SECRET_ARN`, and encrypt their logs and bookmarks with a KMS key.
     """
 
-    def __init__(self, scope: Construct, id: str, *, jobs: list[JobScript], project_dir: Path, network: Network,
-                 database: Database, data_bucket: s3.IBucket, settings: StageSettings) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        jobs: list[JobScript],
+        project_dir: Path,
+        network: Network,
+        database: Database,
+        data_bucket: s3.IBucket,
+        settings: StageSettings,
+    ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.security_group = network.security_group(
@@ -66,7 +77,10 @@ class GlueJobs(Construct):
         )
 
         self.key = kms.Key(
-            self, "Key", enable_key_rotation=True, description=f"{stack.stack_name}: Glue job logs and bookmarks",
+            self,
+            "Key",
+            enable_key_rotation=True,
+            description=f"{stack.stack_name}: Glue job logs and bookmarks",
         )
         log_group_arn = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws-glue/*"
         self.key.add_to_resource_policy(
@@ -87,61 +101,102 @@ class GlueJobs(Construct):
         )
 
         self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="The HR migration Glue jobs",
         )
         data_bucket.grant_read_write(self.role)
         database.secret.grant_read(self.role)
         self.key.grant_encrypt_decrypt(self.role)
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="GlueJobLogs",
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
-            resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="GlueJobMetrics",
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="GlueConnection",
-            actions=["glue:GetConnection"],
-            resources=[
-                stack.format_arn(service="glue", resource="catalog"),
-                stack.format_arn(service="glue", resource="connection", resource_name=self.connection.connection_name),
-            ],
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="GlueJobNetworkInterfaces",
-            # These EC2 actions have no resource-level permissions (except the tags, scoped below).
-            actions=[
-                "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeVpcEndpoints", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSubnets", "ec2:DescribeVpcAttribute",
-            ],
-            resources=["*"],
-        ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="GlueJobNetworkInterfaceTags",
-            actions=["ec2:CreateTags", "ec2:DeleteTags"],
-            resources=[f"arn:{Aws.PARTITION}:ec2:*:*:network-interface/*"],
-            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": ["aws-glue-service-resource"]}},
-        ))
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+                resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueConnection",
+                actions=["glue:GetConnection"],
+                resources=[
+                    stack.format_arn(service="glue", resource="catalog"),
+                    stack.format_arn(
+                        service="glue", resource="connection", resource_name=self.connection.connection_name
+                    ),
+                ],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueJobNetworkInterfaces",
+                # These EC2 actions have no resource-level permissions (except the tags, scoped below).
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcEndpoints",
+                    "ec2:DescribeRouteTables",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcAttribute",
+                ],
+                resources=["*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueJobNetworkInterfaceTags",
+                actions=["ec2:CreateTags", "ec2:DeleteTags"],
+                resources=[f"arn:{Aws.PARTITION}:ec2:*:*:network-interface/*"],
+                conditions={"ForAllValues:StringEquals": {"aws:TagKeys": ["aws-glue-service-resource"]}},
+            )
+        )
 
-        acknowledge(self.role, "Read and write on the objects of the data bucket (CSV input, rejected rows, backups)",
-                    bucket_objects(data_bucket), *S3_READ_WRITE_ACTIONS)
-        acknowledge(self.role, "Read of the CDK asset objects: the job scripts and the shared-modules zip",
-                    "IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]")
-        acknowledge(self.role, "Glue writes its job logs to log groups and streams it names under /aws-glue/",
-                    "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*]",
-                    "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*:log-stream:*]")
-        acknowledge(self.role, "Glue creates the job's network interfaces at run time, so their ids are unknown; "
-                    "tagging is limited to Glue's own tag key", "IAM5[Resource::arn:<AWS::Partition>:ec2:*:*:network-interface/*]")
-        acknowledge(self.role, "EC2 describe/network-interface actions have no resource-level permissions; "
-                    "PutMetricData is limited to the Glue namespace by condition", "IAM5[Resource::*]")
-        acknowledge(self.role, "KMS actions granted by Key.grant_encrypt_decrypt on this construct's own key",
-                    "IAM5[Action::kms:GenerateDataKey*]", "IAM5[Action::kms:ReEncrypt*]")
+        acknowledge(
+            self.role,
+            "Read and write on the objects of the data bucket (CSV input, rejected rows, backups)",
+            bucket_objects(data_bucket),
+            *S3_READ_WRITE_ACTIONS,
+        )
+        acknowledge(
+            self.role,
+            "Read of the CDK asset objects: the job scripts and the shared-modules zip",
+            "IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]",
+        )
+        acknowledge(
+            self.role,
+            "Glue writes its job logs to log groups and streams it names under /aws-glue/",
+            "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*]",
+            "IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*:log-stream:*]",
+        )
+        acknowledge(
+            self.role,
+            "Glue creates the job's network interfaces at run time, so their ids are unknown; "
+            "tagging is limited to Glue's own tag key",
+            "IAM5[Resource::arn:<AWS::Partition>:ec2:*:*:network-interface/*]",
+        )
+        acknowledge(
+            self.role,
+            "EC2 describe/network-interface actions have no resource-level permissions; "
+            "PutMetricData is limited to the Glue namespace by condition",
+            "IAM5[Resource::*]",
+        )
+        acknowledge(
+            self.role,
+            "KMS actions granted by Key.grant_encrypt_decrypt on this construct's own key",
+            "IAM5[Action::kms:GenerateDataKey*]",
+            "IAM5[Action::kms:ReEncrypt*]",
+        )
         shared = glue.Code.from_asset(str(self._stage_shared_modules(project_dir)))
         self.jobs: dict[str, glue.PySparkEtlJob] = {}
         for job in jobs:
@@ -181,7 +236,9 @@ class GlueJobs(Construct):
     def _stage_shared_modules(project_dir: Path) -> Path:
         """The `--extra-py-files` zip, built by the project's own `glue/build_package.py` (one definition
         of what the jobs ship: hrjobs, the shared chalicelib modules and the pinned PyMySQL)."""
-        spec = importlib.util.spec_from_file_location("hr_glue_build_package", project_dir / "glue" / "build_package.py")
+        spec = importlib.util.spec_from_file_location(
+            "hr_glue_build_package", project_dir / "glue" / "build_package.py"
+        )
         builder = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(builder)
         return builder.build_libs(Path(tempfile.mkdtemp(prefix="hr-glue-libs-")) / "glue-libs.zip")

@@ -34,7 +34,10 @@ def acknowledge_cdk_handlers(stack: Stack) -> None:
     for child in stack.node.children:
         name = child.node.id
         if name.startswith("BucketNotificationsHandler"):
-            acknowledge(child, "CDK's bucket-notification handler: AWSLambdaBasicExecutionRole for its own logs; "
-                        "PutBucketNotification has no narrower resource in CDK's generated policy",
-                        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-                        "IAM5[Resource::*]")
+            acknowledge(
+                child,
+                "CDK's bucket-notification handler: AWSLambdaBasicExecutionRole for its own logs; "
+                "PutBucketNotification has no narrower resource in CDK's generated policy",
+                "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "IAM5[Resource::*]",
+            )

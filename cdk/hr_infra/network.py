@@ -19,8 +19,15 @@ class Network(Construct):
     Logs (Glue's continuous logging).
     """
 
-    def __init__(self, scope: Construct, id: str, *, cidr: str, flow_log_retention: logs.RetentionDays,
-                 removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        cidr: str,
+        flow_log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
         super().__init__(scope, id)
         self.vpc = ec2.Vpc(
             self,
@@ -46,7 +53,10 @@ class Network(Construct):
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
         # Interface endpoints accept HTTPS only from the security groups made by `security_group`.
         self.endpoint_security_group = ec2.SecurityGroup(
-            self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            allow_all_outbound=False,
             description="HTTPS from the VPC to the AWS service interface endpoints",
         )
         for name, service in (
@@ -71,6 +81,10 @@ class Network(Construct):
         agnostic stack cannot look up).
         """
         group = ec2.SecurityGroup(scope, id, vpc=self.vpc, description=description, allow_all_outbound=False)
-        self.endpoint_security_group.add_ingress_rule(group, ec2.Port.tcp(443), f"HTTPS from {description.split(':')[0]}")
-        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS service endpoints only (no internet route)")
+        self.endpoint_security_group.add_ingress_rule(
+            group, ec2.Port.tcp(443), f"HTTPS from {description.split(':')[0]}"
+        )
+        group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS service endpoints only (no internet route)"
+        )
         return group

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from aws_cdk import aws_logs as logs
 
@@ -14,10 +15,18 @@ DB_ADMIN_USER = "hradmin"
 PROD = "prod"
 
 _RETENTION = {
-    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR, 731: logs.RetentionDays.TWO_YEARS, 1827: logs.RetentionDays.FIVE_YEARS,
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
 
@@ -58,16 +67,14 @@ class StageSettings:
         try:
             return _RETENTION[self.log_retention_days]
         except KeyError:
-            raise ValueError(
-                f"stage {self.stage!r}: logRetentionDays must be one of {sorted(_RETENTION)}"
-            ) from None
+            raise ValueError(f"stage {self.stage!r}: logRetentionDays must be one of {sorted(_RETENTION)}") from None
 
     @property
     def stack_name(self) -> str:
         return f"{APP_NAME}-{self.stage}"
 
     @classmethod
-    def from_context(cls, stage: str, raw: Mapping[str, Any]) -> "StageSettings":
+    def from_context(cls, stage: str, raw: Mapping[str, Any]) -> StageSettings:
         """Settings for `stage` from the camelCase context object; unknown or missing keys fail loudly."""
         names = {_camel(f.name): f for f in fields(cls) if f.name != "stage"}
         unknown = set(raw) - set(names)

@@ -12,8 +12,8 @@ from .data_bucket import DataBucket
 from .database import Database
 from .glue_jobs import GlueJobs, JobScript
 from .monitoring import AUTO_TESTER_NAMESPACE, Monitoring
-from .network import Network
 from .nag import acknowledge_cdk_handlers
+from .network import Network
 from .settings import APP_NAME, StageSettings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -36,25 +36,55 @@ class HrMigrationStack(Stack):
     The stack's construct id is the stage (`dev`, `prod`): Chalice takes its stage name from it.
     """
 
-    def __init__(self, scope: Construct, settings: StageSettings, *, project_dir: Path = PROJECT_DIR,
-                 jobs: list[JobScript] | None = None, **kwargs) -> None:
-        super().__init__(scope, settings.stage, stack_name=settings.stack_name,
-                         description=f"HR data migration service ({settings.stage})", **kwargs)
+    def __init__(
+        self,
+        scope: Construct,
+        settings: StageSettings,
+        *,
+        project_dir: Path = PROJECT_DIR,
+        jobs: list[JobScript] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            scope,
+            settings.stage,
+            stack_name=settings.stack_name,
+            description=f"HR data migration service ({settings.stage})",
+            **kwargs,
+        )
         # CloudFormation takes no tags on a proxy target group.
         untaggable = ["AWS::RDS::DBProxyTargetGroup"]
         Tags.of(self).add("app", APP_NAME, exclude_resource_types=untaggable)
         Tags.of(self).add("stage", settings.stage, exclude_resource_types=untaggable)
-        network = Network(self, "Network", cidr=settings.vpc_cidr, flow_log_retention=settings.log_retention,
-                          removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY)
+        network = Network(
+            self,
+            "Network",
+            cidr=settings.vpc_cidr,
+            flow_log_retention=settings.log_retention,
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
         database = Database(self, "Database", network=network, settings=settings)
         data = DataBucket(self, "Data", settings=settings)
         glue_jobs = GlueJobs(
-            self, "Glue", jobs=jobs if jobs is not None else glue_job_scripts(project_dir), project_dir=project_dir,
-            network=network, database=database, data_bucket=data.bucket, settings=settings,
+            self,
+            "Glue",
+            jobs=jobs if jobs is not None else glue_job_scripts(project_dir),
+            project_dir=project_dir,
+            network=network,
+            database=database,
+            data_bucket=data.bucket,
+            settings=settings,
         )
         app = ChaliceApp(
-            self, "App", project_dir=project_dir, settings=settings, network=network, database=database,
-            data_bucket=data.bucket, load_job_name=glue_jobs.job_name(LOAD_JOB), load_job_arn=glue_jobs.job_arn(LOAD_JOB),
+            self,
+            "App",
+            project_dir=project_dir,
+            settings=settings,
+            network=network,
+            database=database,
+            data_bucket=data.bucket,
+            load_job_name=glue_jobs.job_name(LOAD_JOB),
+            load_job_arn=glue_jobs.job_arn(LOAD_JOB),
         )
         app.chalice.add_environment_variable("POWERTOOLS_METRICS_NAMESPACE", AUTO_TESTER_NAMESPACE, AUTO_TESTER)
         if S3_LOADER in app.functions:
@@ -82,10 +112,14 @@ class HrMigrationStack(Stack):
             "DbSecretArn": (database.secret.secret_arn, "Database credentials (DB_SECRET_ARN)"),
             "DbProxyEndpoint": (database.proxy_endpoint, "RDS Proxy endpoint (DB_HOST)"),
             "GlueLoadJobName": (glue_jobs.job_name(LOAD_JOB), "Glue job for big CSV files (GLUE_LOAD_JOB)"),
-            "AppSubnetIds": (Fn.join(",", network.vpc.select_subnets(subnet_group_name="app").subnet_ids),
-                             "Subnets for the Lambda functions (subnet_ids)"),
-            "LambdaSecurityGroupId": (app.security_group.security_group_id,
-                                      "Security group for the Lambda functions (security_group_ids)"),
+            "AppSubnetIds": (
+                Fn.join(",", network.vpc.select_subnets(subnet_group_name="app").subnet_ids),
+                "Subnets for the Lambda functions (subnet_ids)",
+            ),
+            "LambdaSecurityGroupId": (
+                app.security_group.security_group_id,
+                "Security group for the Lambda functions (security_group_ids)",
+            ),
             "AlarmTopicArn": (monitoring.topic.topic_arn, "SNS topic every alarm notifies"),
         }
         for name, (value, description) in outputs.items():

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
-from chalicelib.dictionary import DATETIME, INTEGER, LOAD_ORDER, STRING, TABLES, Table, dependents, in_load_order
-from chalicelib.validation import raw_json, rejection_fingerprint
+from chalicelib.rules.dictionary import DATETIME, INTEGER, LOAD_ORDER, STRING, TABLES, Table, dependents, in_load_order
+from chalicelib.rules.validation import raw_json, rejection_fingerprint
 
 T = TypeVar("T")
 
@@ -130,7 +131,7 @@ class StagedRows:
         self.rows = None
 
     @staticmethod
-    def holding(staged: "StagedRows | None", rows: Sequence[Sequence[Any]]) -> "StagedRows | None":
+    def holding(staged: StagedRows | None, rows: Sequence[Sequence[Any]]) -> StagedRows | None:
         """`staged` if it holds exactly `rows`, else None. `staged` is of these rows or of a superset of
         them (a chunk's rows before classification took some out), so a count that matches means the
         same rows."""
@@ -508,7 +509,10 @@ class Database(ABC):
     def _upsert_quarterly_hires(self, rows: list[tuple[int, ...]]) -> None:
         """Add (year, department_id, job_id, q1, q2, q3, q4) rows, in this order, to the summary."""
         sql = self._upsert_sql(
-            QUARTERLY_HIRES, (*QUARTERLY_HIRES_KEY, *QUARTERS), QUARTERLY_HIRES_KEY, {q: "{old} + {new}" for q in QUARTERS}
+            QUARTERLY_HIRES,
+            (*QUARTERLY_HIRES_KEY, *QUARTERS),
+            QUARTERLY_HIRES_KEY,
+            dict.fromkeys(QUARTERS, "{old} + {new}"),
         )
         self.executemany(sql, rows)
 
@@ -528,14 +532,18 @@ class Database(ABC):
         # A range on the indexed column rather than YEAR(datetime) = ?, so the index can serve it.
         return [self._encode(datetime(year, 1, 1)), self._encode(datetime(year, 12, 31, 23, 59, 59))]
 
-    def quarterly_hires(self, year: int, from_table: bool = False) -> list[tuple[int, str, int, str, int, int, int, int]]:
+    def quarterly_hires(
+        self, year: int, from_table: bool = False
+    ) -> list[tuple[int, str, int, str, int, int, int, int]]:
         """(department_id, department, job_id, job, Q1, Q2, Q3, Q4) for every department and job with
         hires in `year`. Unordered: the caller orders by name the same way on every backend."""
         columns = ("department_id", "job_id", *QUARTERS)
         if from_table:
             when = self.q("datetime")
             quarter = self._quarter_sql(when)
-            per_quarter = ", ".join(f"SUM(CASE WHEN {quarter} = {n} THEN 1 ELSE 0 END) AS {self.q(f'q{n}')}" for n in (1, 2, 3, 4))
+            per_quarter = ", ".join(
+                f"SUM(CASE WHEN {quarter} = {n} THEN 1 ELSE 0 END) AS {self.q(f'q{n}')}" for n in (1, 2, 3, 4)
+            )
             sql = (
                 f"SELECT {self.q('department_id')}, {self.q('job_id')}, {per_quarter} FROM {self.q('hired_employees')} "
                 f"WHERE {when} >= {self.placeholder} AND {when} <= {self.placeholder} GROUP BY 1, 2"
@@ -548,7 +556,10 @@ class Database(ABC):
             )
             params = [year]
         # int(): MySQL's SUM is a DECIMAL.
-        counts = [(int(d), int(j), int(a), int(b), int(c), int(e)) for d, j, a, b, c, e in self._query_many_rows(sql, params, columns)]
+        counts = [
+            (int(d), int(j), int(a), int(b), int(c), int(e))
+            for d, j, a, b, c, e in self._query_many_rows(sql, params, columns)
+        ]
         # Names after counts: a department or job named by a count existed when it was read, and a
         # referenced row cannot be deleted, so every name is found.
         departments = self._names(TABLES["departments"], {c[0] for c in counts})
@@ -595,7 +606,8 @@ class Database(ABC):
 
     def get_row(self, table: Table, key: int) -> tuple | None:
         rows = self.query(
-            f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key]
+            f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}",
+            [key],
         )
         return self._decode(table, rows[0]) if rows else None
 
@@ -838,7 +850,9 @@ class Database(ABC):
     def _resume_reference_checks(self) -> None:
         """Check foreign keys row by row again."""
 
-    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows, replace: bool = False) -> int:
+    def _load_restored_rows(
+        self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows, replace: bool = False
+    ) -> int:
         """Insert restored rows (see `replace_tables`; `replace`: over rows with the same ids, where
         `merging_restores`); RowsRejected when one repeats an id. Returns how many rows replaced a
         stored row with different values."""
@@ -847,7 +861,8 @@ class Database(ABC):
         if isinstance(rows, StagedRows):
             rows = rows.rows or []
         marks = ", ".join(
-            self._from_epoch_seconds_sql(self.placeholder) if c.type == DATETIME else self.placeholder for c in table.columns
+            self._from_epoch_seconds_sql(self.placeholder) if c.type == DATETIME else self.placeholder
+            for c in table.columns
         )
         try:
             self.executemany(f"INSERT INTO {self.q(table.name)} ({self._cols(table)}) VALUES ({marks})", rows)
@@ -863,7 +878,7 @@ class Database(ABC):
     def log_rejections(self, source: str, table: Table, rejected: Iterable[tuple[int, Any, list[str]]]) -> int:
         """Store (position, raw, reasons) entries; an entry already logged for the same source,
         position and raw row is updated, not repeated."""
-        now = self._encode(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0))
+        now = self._encode(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
         rows = [
             (
                 rejection_fingerprint(source, table.name, position, raw),

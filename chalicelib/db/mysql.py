@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 import os
-import tempfile
+import re
 import ssl
+import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import pymysql
 
@@ -29,7 +30,7 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
-from chalicelib.dictionary import DATETIME, INTEGER, STRING, Table
+from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, Table
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
 _GONE = {2003, 2006, 2013, 2055}  # can't connect, server has gone away, lost connection
@@ -94,6 +95,7 @@ def _tsv_line(table: Table) -> Any:
         exec(compile(f"def line(row):\n    return f'{fields}\\n'", f"<tsv line for {table.name}>", "exec"), scope)
         line = _TSV_LINES[table.name] = scope["line"]
     return line
+
 
 class MysqlDatabase(Database):
     dialect = "mysql"
@@ -162,7 +164,7 @@ class MysqlDatabase(Database):
         if code in _RETRY:
             return DatabaseUnavailable(f"transaction rolled back ({code}): {message}", retryable=True)
         if code in _NO_ACCESS:
-            from chalicelib.settings import forget_secrets
+            from chalicelib.runtime.settings import forget_secrets
 
             forget_secrets()  # a rotated secret: fetch it again next time
             return DatabaseUnavailable(f"database refused access ({code}): {message}")
@@ -196,7 +198,12 @@ class MysqlDatabase(Database):
         self.after_insert(table, rows, staged)
 
     def _load_staged(
-        self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None, restored: bool = False, replace: bool = False
+        self,
+        table: Table,
+        rows: Sequence[Sequence[Any]],
+        staged: StagedRows | None,
+        restored: bool = False,
+        replace: bool = False,
     ) -> tuple[int, str | None]:
         """`_load_data` of `staged`'s file, or of one written for `rows` and removed after."""
         own = not isinstance(staged, _StagedFile)
@@ -208,7 +215,9 @@ class MysqlDatabase(Database):
             if own:
                 staged.discard()
 
-    def _load_data(self, table: Table, path: str, expected: int, epoch_datetimes: bool, replace: bool = False) -> tuple[int, str | None]:
+    def _load_data(
+        self, table: Table, path: str, expected: int, epoch_datetimes: bool, replace: bool = False
+    ) -> tuple[int, str | None]:
         """`LOAD DATA LOCAL INFILE` of the tab-separated `path` into `table` (datetime columns as whole
         seconds since 1970 UTC when `epoch_datetimes`; with `replace`, over rows with the same key).
 
@@ -315,7 +324,9 @@ class MysqlDatabase(Database):
 
     merging_restores = True
 
-    def _load_restored_rows(self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows, replace: bool = False) -> int:
+    def _load_restored_rows(
+        self, table: Table, rows: Sequence[Sequence[Any]] | StagedRows, replace: bool = False
+    ) -> int:
         """`LOAD DATA LOCAL INFILE` of the rows' temporary tab-separated file (see `stage_rows`);
         `LOAD DATA … REPLACE` with `replace` (a merging restore, see `replace_tables`).
 
@@ -323,7 +334,9 @@ class MysqlDatabase(Database):
         warns instead of failing: every load is checked for a shortfall or a warning (RowsRejected).
         """
         staged = rows if isinstance(rows, StagedRows) else None
-        replaced, problem = self._load_staged(table, rows if staged is None else [], staged, restored=True, replace=replace)
+        replaced, problem = self._load_staged(
+            table, rows if staged is None else [], staged, restored=True, replace=replace
+        )
         if problem:
             raise RowsRejected(problem)
         return replaced

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from chalicelib.db.base import (
     REJECTIONS,
@@ -16,7 +17,7 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
-from chalicelib.dictionary import DATETIME, Table
+from chalicelib.rules.dictionary import DATETIME, Table
 
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 

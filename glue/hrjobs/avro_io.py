@@ -12,12 +12,12 @@ import contextlib
 import logging
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from pyspark.sql import DataFrame, SparkSession
 
-from chalicelib.dictionary import Table
+from chalicelib.rules.dictionary import Table
 from hrjobs import schema, storage
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ def write_avro(spark: SparkSession, df: DataFrame, table: Table, uri: str) -> No
     rows = schema.to_avro_columns(df, table)
     avro_schema = schema.avro_schema_json(table)
     if _has_spark_avro(spark):
-        rows.write.format("avro").option("avroSchema", avro_schema).option("compression", CODEC).mode("errorifexists").save(uri)
+        rows.write.format("avro").option("avroSchema", avro_schema).option("compression", CODEC).mode(
+            "errorifexists"
+        ).save(uri)
         return
     log.info("spark-avro not on the classpath: writing %s through Spark's Hive Avro SerDe", uri)
     name = f"hr_avro_{uuid.uuid4().hex}"

@@ -3,16 +3,16 @@ credentials come from (Secrets Manager or a Glue connection; never job arguments
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampNTZType
 
-from chalicelib import settings
-from chalicelib.dictionary import DATETIME, Table
+from chalicelib.rules.dictionary import DATETIME, Table
+from chalicelib.runtime import settings
 
 # Glue 5.0 ships MySQL Connector/J 8; local runs use Debian's MariaDB driver with the same URLs.
 GLUE_JDBC_DRIVER = "com.mysql.cj.jdbc.Driver"
@@ -53,11 +53,14 @@ class MysqlTarget:
         jobs run outside Spark: the restore's swap and rebuilding derived data."""
         from chalicelib.db.mysql import MysqlDatabase
 
-        return MysqlDatabase(host=self.host, port=self.port, user=self.user, password=self.password, database=self.database)
+        return MysqlDatabase(
+            host=self.host, port=self.port, user=self.user, password=self.password, database=self.database
+        )
 
 
-def target_from_secret(secret: Mapping[str, object], host: str | None = None, database: str | None = None,
-                       driver: str = GLUE_JDBC_DRIVER) -> MysqlTarget:
+def target_from_secret(
+    secret: Mapping[str, object], host: str | None = None, database: str | None = None, driver: str = GLUE_JDBC_DRIVER
+) -> MysqlTarget:
     """A target from the database secret's JSON, read as the app reads it (`settings.database_login`)."""
     try:
         login = settings.database_login(secret, host, database)
@@ -76,7 +79,9 @@ def read_secret(secret_id: str, client=None) -> dict:
         raise CredentialsError(f"cannot read secret {secret_id}: {exc}") from exc
 
 
-def target_from_glue_connection(name: str, client=None, secrets_client=None, driver: str = GLUE_JDBC_DRIVER) -> MysqlTarget:
+def target_from_glue_connection(
+    name: str, client=None, secrets_client=None, driver: str = GLUE_JDBC_DRIVER
+) -> MysqlTarget:
     """A target from a Glue JDBC connection: its URL, and either its secret (``SECRET_ID``) or its
     ``USERNAME`` / ``PASSWORD``."""
     if client is None:
@@ -88,7 +93,7 @@ def target_from_glue_connection(name: str, client=None, secrets_client=None, dri
     except Exception as exc:
         raise CredentialsError(f"cannot read Glue connection {name}: {exc}") from exc
     url = props.get("JDBC_CONNECTION_URL", "")
-    parts = urlsplit(url[len("jdbc:"):] if url.startswith("jdbc:") else url)
+    parts = urlsplit(url[len("jdbc:") :] if url.startswith("jdbc:") else url)
     if not parts.hostname or not parts.path.strip("/"):
         raise CredentialsError(f"Glue connection {name} has no usable JDBC_CONNECTION_URL")
     if props.get("SECRET_ID"):
@@ -127,8 +132,9 @@ def id_bounds(spark: SparkSession, target: MysqlTarget, table_name: str) -> tupl
     return row["lo"], row["hi"], int(row["n"])
 
 
-def read_table(spark: SparkSession, target: MysqlTarget, table: Table, partitions: int = 4,
-               id_range: tuple[int, int] | None = None) -> DataFrame:
+def read_table(
+    spark: SparkSession, target: MysqlTarget, table: Table, partitions: int = 4, id_range: tuple[int, int] | None = None
+) -> DataFrame:
     """`table`'s rows (dictionary columns), read by `partitions` parallel range queries on `id`;
     with `id_range`, only ids in that closed range (the filter runs in MySQL)."""
     if id_range is None:
@@ -142,13 +148,22 @@ def read_table(spark: SparkSession, target: MysqlTarget, table: Table, partition
     if lo is None or hi is None:
         df = reader.jdbc(target.jdbc_url(), f"`{table.name}`", properties=target.jdbc_properties())
     else:
-        df = reader.jdbc(target.jdbc_url(), f"`{table.name}`", column=table.key, lowerBound=int(lo),
-                         upperBound=int(hi) + 1, numPartitions=max(1, partitions), properties=target.jdbc_properties())
+        df = reader.jdbc(
+            target.jdbc_url(),
+            f"`{table.name}`",
+            column=table.key,
+            lowerBound=int(lo),
+            upperBound=int(hi) + 1,
+            numPartitions=max(1, partitions),
+            properties=target.jdbc_properties(),
+        )
         if id_range is not None:
             df = df.where(F.col(table.key).between(int(lo), int(hi)))
     return df.select(
-        [F.col(c.name).cast("timestamp_ntz").alias(c.name) if c.type == DATETIME else F.col(c.name)
-         for c in table.columns]
+        [
+            F.col(c.name).cast("timestamp_ntz").alias(c.name) if c.type == DATETIME else F.col(c.name)
+            for c in table.columns
+        ]
     )
 
 
@@ -161,7 +176,8 @@ def require_table(spark: SparkSession, target: MysqlTarget, table_name: str) -> 
     """Fail unless the table exists: the jobs write only into tables the schema created, never let
     Spark create one (it would have none of the keys)."""
     found = read_query(
-        spark, target,
+        spark,
+        target,
         "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() "
         f"AND table_name = '{table_name}'",
     ).first()["n"]
@@ -174,8 +190,12 @@ def append(df: DataFrame, target: MysqlTarget, table_name: str, connections: int
     Each connection commits its share at its end."""
     require_table(df.sparkSession, target, table_name)
     df = df.select(
-        [F.date_format(F.col(f.name), DATETIME_TEXT).alias(f.name) if isinstance(f.dataType, TimestampNTZType) else F.col(f.name)
-         for f in df.schema.fields]
+        [
+            F.date_format(F.col(f.name), DATETIME_TEXT).alias(f.name)
+            if isinstance(f.dataType, TimestampNTZType)
+            else F.col(f.name)
+            for f in df.schema.fields
+        ]
     )
     options = {
         **target.jdbc_properties(),

@@ -1,5 +1,5 @@
 """Per-row work of the CSV load, run on the executors: the service's own rules from
-``chalicelib.validation``, applied to partitions of rows. Module-level functions, so that Spark ships
+``chalicelib.rules.validation``, applied to partitions of rows. Module-level functions, so that Spark ships
 them by reference to this module (present on every executor through ``--extra-py-files``)."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ import csv
 import io
 import json
 from collections import defaultdict
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
-from chalicelib import dictionary, validation
+from chalicelib.rules import dictionary, validation
 from hrjobs.schema import spark_schema
 
 INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import sys
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from pyspark.sql import SparkSession
 
@@ -21,7 +21,9 @@ DATABASE_OPTIONS: dict[str, str | None] = {
 }
 
 
-def job_arguments(argv: Sequence[str], required: Sequence[str], optional: Mapping[str, str | None]) -> dict[str, str | None]:
+def job_arguments(
+    argv: Sequence[str], required: Sequence[str], optional: Mapping[str, str | None]
+) -> dict[str, str | None]:
     """The job's parameters (``--NAME value``): `required` ones must be given; `optional` ones default.
 
     `getResolvedOptions` treats every name it is given as required, so optional names are passed
@@ -29,7 +31,9 @@ def job_arguments(argv: Sequence[str], required: Sequence[str], optional: Mappin
     """
     from awsglue.utils import getResolvedOptions
 
-    wanted = list(required) + [name for name in {**DATABASE_OPTIONS, **optional, "JOB_NAME": None} if f"--{name}" in argv]
+    wanted = list(required) + [
+        name for name in {**DATABASE_OPTIONS, **optional, "JOB_NAME": None} if f"--{name}" in argv
+    ]
     resolved = getResolvedOptions(list(argv), wanted)
     out = {**DATABASE_OPTIONS, "JOB_NAME": None, **optional}
     out.update({name: resolved[name] for name in wanted})

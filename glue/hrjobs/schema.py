@@ -14,8 +14,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, IntegerType, StringType, StructField, StructType, TimestampNTZType
 
-from chalicelib import dictionary
-from chalicelib.dictionary import Table
+from chalicelib.rules import dictionary
+from chalicelib.rules.dictionary import Table
 
 _SPARK_TYPES: dict[str, DataType] = {
     dictionary.INTEGER: IntegerType(),
@@ -49,7 +49,9 @@ def to_avro_columns(df: DataFrame, table: Table) -> DataFrame:
     """Rows ready for an Avro writer: dictionary order; datetimes as instants (UTC session zone)."""
     return df.select(
         [
-            (F.col(c.name).cast("timestamp") if c.type == dictionary.DATETIME else F.col(c.name).cast(spark_type(c))).alias(c.name)
+            (
+                F.col(c.name).cast("timestamp") if c.type == dictionary.DATETIME else F.col(c.name).cast(spark_type(c))
+            ).alias(c.name)
             for c in table.columns
         ]
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -42,10 +41,21 @@ def is_everything(action: str) -> bool:
 
 
 def test_statement_walker_finds_a_planted_star_on_star():
-    template = {"Resources": {"Bad": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {
-        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}}}}
-    found = [(n, s) for n, s in policy_statements(template)
-             if s["Effect"] == "Allow" and any(map(is_everything, _as_list(s["Action"]))) and "*" in _as_list(s["Resource"])]
+    template = {
+        "Resources": {
+            "Bad": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+                },
+            }
+        }
+    }
+    found = [
+        (n, s)
+        for n, s in policy_statements(template)
+        if s["Effect"] == "Allow" and any(map(is_everything, _as_list(s["Action"]))) and "*" in _as_list(s["Resource"])
+    ]
     assert found == [("Bad", {"Effect": "Allow", "Action": "s3:*", "Resource": "*"})]
 
 
@@ -54,7 +64,8 @@ def test_no_policy_allows_every_action_on_every_resource(synthesis, stage):
     statements = list(policy_statements(synthesis.templates[stage]))
     assert len(statements) > 20  # the walker sees the stack's policies
     offending = [
-        (name, statement) for name, statement in statements
+        (name, statement)
+        for name, statement in statements
         if statement.get("Effect") == "Allow"
         and any(is_everything(a) for a in _as_list(statement.get("Action", [])))
         and "*" in _as_list(statement.get("Resource", []))
@@ -70,7 +81,8 @@ def test_cdk_nag_aws_solutions_has_no_unacknowledged_errors(synthesis):
     nag = reports["AwsSolutions"]
     errors = [
         f"{v['ruleName']} at {[c.get('constructPath') for c in v.get('violatingConstructs', [])]}: {v['description']}"
-        for v in nag["violations"] if v["severity"] == "error"
+        for v in nag["violations"]
+        if v["severity"] == "error"
     ]
     assert errors == []
     assert nag["conclusion"] == "success"
@@ -84,8 +96,12 @@ def test_cdk_nag_checks_the_stacks(synthesis):
     nag = {r["pluginName"]: r for r in synthesis.validation_report["pluginReports"]}["AwsSolutions"]
     paths = {c["constructPath"].split("/")[0] for s in nag["suppressedViolations"] for c in s["violatingConstructs"]}
     assert paths == set(STAGES)
-    rds10 = [c["constructPath"] for s in nag["suppressedViolations"] if s["ruleName"] == "AwsSolutions-RDS10"
-             for c in s["violatingConstructs"]]
+    rds10 = [
+        c["constructPath"]
+        for s in nag["suppressedViolations"]
+        if s["ruleName"] == "AwsSolutions-RDS10"
+        for c in s["violatingConstructs"]
+    ]
     assert rds10 == ["dev/Database/Cluster/Resource"]  # prod has deletion protection, so nothing to accept
 
 
@@ -93,9 +109,21 @@ def test_cdk_nag_checks_the_stacks(synthesis):
 def test_cfn_lint_is_clean(synthesis, stage):
     template = synthesis.outdir / f"{stage}.template.json"
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", "--regions", "us-east-1", "eu-west-1",
-         "--ignore-checks", *CFN_LINT_IGNORED, "--", str(template)],
-        capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--format",
+            "parseable",
+            "--regions",
+            "us-east-1",
+            "eu-west-1",
+            "--ignore-checks",
+            *CFN_LINT_IGNORED,
+            "--",
+            str(template),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == ""

@@ -109,7 +109,9 @@ def test_database_is_encrypted_private_aurora_mysql_8_with_generated_secret(synt
     assert props["DatabaseName"] == "hr"
     password = json.dumps(props["MasterUserPassword"])
     assert "{{resolve:secretsmanager:" in password and ":SecretString:password::}}" in password
-    _, secret = next((k, v) for k, v in resources(synthesis, stage, "AWS::SecretsManager::Secret").items() if "Database" in k)
+    _, secret = next(
+        (k, v) for k, v in resources(synthesis, stage, "AWS::SecretsManager::Secret").items() if "Database" in k
+    )
     generator = secret["Properties"]["GenerateSecretString"]
     assert json.loads(generator["SecretStringTemplate"]) == {"username": "hradmin"}
     for instance in resources(synthesis, stage, "AWS::RDS::DBInstance").values():
@@ -142,8 +144,12 @@ def test_rds_proxy_fronts_the_cluster_and_lambdas_use_it(synthesis, stage):
     assert proxy["Properties"]["RequireTLS"] is True
     assert proxy["Properties"]["Auth"][0]["SecretArn"]["Ref"].startswith("DatabaseClusterSecretAttachment")
     _, target = only(synthesis, stage, "AWS::RDS::DBProxyTargetGroup")
-    assert target["Properties"]["DBClusterIdentifiers"] == [{"Ref": logical_id(synthesis, stage, "AWS::RDS::DBCluster", "Cluster")}]
-    api = resources(synthesis, stage, "AWS::Serverless::Function")["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert target["Properties"]["DBClusterIdentifiers"] == [
+        {"Ref": logical_id(synthesis, stage, "AWS::RDS::DBCluster", "Cluster")}
+    ]
+    api = resources(synthesis, stage, "AWS::Serverless::Function")["APIHandler"]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert api["DB_HOST"] == {"Fn::GetAtt": [proxy_id, "Endpoint"]}
     assert api["DB_SECRET_ARN"]["Ref"].startswith("DatabaseClusterSecretAttachment")
     assert api["DB_NAME"] == "hr"
@@ -158,7 +164,11 @@ def test_only_the_proxy_glue_and_rotation_reach_the_database(synthesis, stage):
         if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [cluster_sg, "GroupId"]}
     )
     assert len(sources) == 3
-    assert [s for s in sources if "Proxy" in s] and [s for s in sources if "Glue" in s] and [s for s in sources if "Rotation" in s]
+    assert (
+        [s for s in sources if "Proxy" in s]
+        and [s for s in sources if "Glue" in s]
+        and [s for s in sources if "Rotation" in s]
+    )
     for group in resources(synthesis, stage, "AWS::EC2::SecurityGroup").values():
         for rule in group["Properties"].get("SecurityGroupIngress", []):
             assert rule.get("CidrIp") != "0.0.0.0/0"
@@ -176,14 +186,25 @@ def data_bucket(synthesis, stage):
 def test_data_bucket_is_encrypted_private_versioned_and_tls_only(synthesis, stage):
     bucket_id, bucket = data_bucket(synthesis, stage)
     props = bucket["Properties"]
-    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert (
+        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+            "SSEAlgorithm"
+        ]
+        == "AES256"
+    )
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
     }
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert "LoggingConfiguration" in props
-    policy = next(p for p in resources(synthesis, stage, "AWS::S3::BucketPolicy").values()
-                  if p["Properties"]["Bucket"] == {"Ref": bucket_id})
+    policy = next(
+        p
+        for p in resources(synthesis, stage, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    )
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert any(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for s in denies)
 
@@ -191,8 +212,11 @@ def test_data_bucket_is_encrypted_private_versioned_and_tls_only(synthesis, stag
 @pytest.mark.parametrize("stage", STAGES)
 def test_objects_are_auto_deleted_in_dev_only(synthesis, stage):
     bucket_id, bucket = data_bucket(synthesis, stage)
-    auto_delete = [r for r in resources(synthesis, stage, "Custom::S3AutoDeleteObjects").values()
-                   if r["Properties"]["BucketName"] == {"Ref": bucket_id}]
+    auto_delete = [
+        r
+        for r in resources(synthesis, stage, "Custom::S3AutoDeleteObjects").values()
+        if r["Properties"]["BucketName"] == {"Ref": bucket_id}
+    ]
     if stage == "dev":
         assert len(auto_delete) == 1 and bucket["DeletionPolicy"] == "Delete"
     else:
@@ -208,20 +232,27 @@ def test_incoming_objects_notify_the_loader(synthesis, stage):
     _, notifications = only(synthesis, stage, "Custom::S3BucketNotifications")
     assert notifications["Properties"]["BucketName"] == {"Ref": bucket_id}
     config = notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert config == [{
-        "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
-        "LambdaFunctionArn": {"Fn::GetAtt": ["S3Loader", "Arn"]},
-    }]
-    permissions = [p["Properties"] for p in resources(synthesis, stage, "AWS::Lambda::Permission").values()
-                   if p["Properties"]["Principal"] == "s3.amazonaws.com"]
-    assert permissions == [{
-        "Action": "lambda:InvokeFunction",
-        "FunctionName": {"Fn::GetAtt": ["S3Loader", "Arn"]},
-        "Principal": "s3.amazonaws.com",
-        "SourceAccount": {"Ref": "AWS::AccountId"},
-        "SourceArn": {"Fn::GetAtt": [bucket_id, "Arn"]},
-    }]
+    assert config == [
+        {
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
+            "LambdaFunctionArn": {"Fn::GetAtt": ["S3Loader", "Arn"]},
+        }
+    ]
+    permissions = [
+        p["Properties"]
+        for p in resources(synthesis, stage, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
+    assert permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": ["S3Loader", "Arn"]},
+            "Principal": "s3.amazonaws.com",
+            "SourceAccount": {"Ref": "AWS::AccountId"},
+            "SourceArn": {"Fn::GetAtt": [bucket_id, "Arn"]},
+        }
+    ]
 
 
 # -- the Chalice app -------------------------------------------------------------------------------
@@ -256,7 +287,8 @@ def test_api_key_value_comes_from_secrets_manager_and_sits_on_a_throttled_usage_
     assert generator["ExcludePunctuation"] is True and generator["PasswordLength"] >= 20
     plan_id, plan = only(synthesis, stage, "AWS::ApiGateway::UsagePlan")
     assert plan["Properties"]["Throttle"] == {
-        "BurstLimit": settings.api_throttle_burst, "RateLimit": settings.api_throttle_rate_per_second,
+        "BurstLimit": settings.api_throttle_burst,
+        "RateLimit": settings.api_throttle_rate_per_second,
     }
     assert plan["Properties"]["Quota"] == {"Limit": settings.api_quota_per_day, "Period": "DAY"}
     assert plan["Properties"]["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
@@ -292,7 +324,9 @@ def test_api_access_is_logged_as_json_to_a_group_with_retention(synthesis, stage
     account_id, account = only(synthesis, stage, "AWS::ApiGateway::Account")
     assert account_id in as_list(api.get("DependsOn", []))
     role = synthesis.templates[stage]["Resources"][account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
-    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
     assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["Properties"]["ManagedPolicyArns"])
 
 
@@ -303,7 +337,14 @@ def test_functions_get_the_stage_environment(synthesis, stage):
         if name == "AutoTester":
             continue
         variables = function["Properties"]["Environment"]["Variables"]
-        assert set(variables) >= {"DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "GLUE_LOAD_JOB", "LOADER_MAX_BYTES"}
+        assert set(variables) >= {
+            "DB_SECRET_ARN",
+            "DB_HOST",
+            "DB_NAME",
+            "DATA_BUCKET",
+            "GLUE_LOAD_JOB",
+            "LOADER_MAX_BYTES",
+        }
         assert variables["DATA_BUCKET"] == {"Ref": data_bucket(synthesis, stage)[0]}
         assert variables["GLUE_LOAD_JOB"] == {"Ref": logical_id(synthesis, stage, "AWS::Glue::Job", "LoadCsv")}
         assert variables["LOADER_MAX_BYTES"] == str(SETTINGS[stage].loader_max_bytes)
@@ -314,7 +355,9 @@ def test_functions_get_the_stage_environment(synthesis, stage):
 def test_auto_tester_runs_on_the_configured_schedule_outside_the_vpc_with_the_key_secret(synthesis, stage):
     tester = resources(synthesis, stage, "AWS::Serverless::Function")["AutoTester"]["Properties"]
     assert tester["Handler"] == "app.auto_tester"
-    assert tester["Events"] == {"AutoTesterEvent": {"Type": "Schedule", "Properties": {"Schedule": SETTINGS[stage].auto_tester_rate}}}
+    assert tester["Events"] == {
+        "AutoTesterEvent": {"Type": "Schedule", "Properties": {"Schedule": SETTINGS[stage].auto_tester_rate}}
+    }
     assert "VpcConfig" not in tester
     variables = tester["Environment"]["Variables"]
     secret_id = logical_id(synthesis, stage, "AWS::SecretsManager::Secret", "KeyValue")
@@ -383,10 +426,20 @@ def test_glue_shared_modules_zip_holds_chalicelib_hrjobs_and_pymysql(synthesis):
     archive = synthesis.outdir / assets[zip_key]["source"]["path"]
     with zipfile.ZipFile(archive) as zip_file:
         names = set(zip_file.namelist())
-        assert {"chalicelib/__init__.py", "chalicelib/dictionary.py", "chalicelib/validation.py",
-                "chalicelib/backup_layout.py", "chalicelib/db/mysql.py", "hrjobs/__init__.py",
-                "pymysql/__init__.py", "pymysql/connections.py"} <= names
-        assert zip_file.read("chalicelib/dictionary.py") == (PROJECT_DIR / "chalicelib/dictionary.py").read_bytes()
+        assert {
+            "chalicelib/__init__.py",
+            "chalicelib/rules/dictionary.py",
+            "chalicelib/rules/validation.py",
+            "chalicelib/backups/layout.py",
+            "chalicelib/db/mysql.py",
+            "hrjobs/__init__.py",
+            "pymysql/__init__.py",
+            "pymysql/connections.py",
+        } <= names
+        assert (
+            zip_file.read("chalicelib/rules/dictionary.py")
+            == (PROJECT_DIR / "chalicelib/rules/dictionary.py").read_bytes()
+        )
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert {info.date_time for info in zip_file.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     assert template  # the zip came from this synthesis
@@ -409,10 +462,13 @@ def test_alarms_cover_lambda_errors_auto_tester_failures_and_the_database(synthe
     topic_id, _ = only(synthesis, stage, "AWS::SNS::Topic")
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
-    errors = {a["Properties"]["Dimensions"][0]["Value"]["Ref"] for a in alarms
-              if a["Properties"].get("MetricName") == "Errors" and a["Properties"]["Namespace"] == "AWS/Lambda"}
+    errors = {
+        a["Properties"]["Dimensions"][0]["Value"]["Ref"]
+        for a in alarms
+        if a["Properties"].get("MetricName") == "Errors" and a["Properties"]["Namespace"] == "AWS/Lambda"
+    }
     assert errors == set(resources(synthesis, stage, "AWS::Serverless::Function"))
-    from chalicelib import autotester
+    from chalicelib.autotester import checks as autotester
 
     failures = [a["Properties"] for a in alarms if a["Properties"].get("Namespace") == autotester.DEFAULT_NAMESPACE]
     assert len(failures) == 1
@@ -428,9 +484,11 @@ def test_alarms_cover_lambda_errors_auto_tester_failures_and_the_database(synthe
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_auto_tester_metrics_namespace_matches_what_the_function_is_told(synthesis, stage):
-    from chalicelib import autotester
+    from chalicelib.autotester import checks as autotester
 
-    variables = resources(synthesis, stage, "AWS::Serverless::Function")["AutoTester"]["Properties"]["Environment"]["Variables"]
+    variables = resources(synthesis, stage, "AWS::Serverless::Function")["AutoTester"]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == autotester.DEFAULT_NAMESPACE
     assert variables["POWERTOOLS_SERVICE_NAME"] == autotester.DEFAULT_SERVICE
 
@@ -439,11 +497,20 @@ def test_auto_tester_metrics_namespace_matches_what_the_function_is_told(synthes
 def test_outputs_name_the_api_url_the_bucket_and_the_api_key(synthesis, stage):
     template = synthesis.template(stage)
     key_id, _ = only(synthesis, stage, "AWS::ApiGateway::ApiKey")
-    template.has_output("ApiUrl", {"Value": {"Fn::Sub": Match.string_like_regexp(r"^https://\$\{RestAPI\}\.execute-api")}})
+    template.has_output(
+        "ApiUrl", {"Value": {"Fn::Sub": Match.string_like_regexp(r"^https://\$\{RestAPI\}\.execute-api")}}
+    )
     template.has_output("DataBucketName", {"Value": {"Ref": data_bucket(synthesis, stage)[0]}})
     template.has_output("ApiKeyId", {"Value": {"Ref": key_id}})
-    for name in ("ApiKeySecretArn", "DbSecretArn", "DbProxyEndpoint", "GlueLoadJobName", "AppSubnetIds",
-                 "LambdaSecurityGroupId", "AlarmTopicArn"):
+    for name in (
+        "ApiKeySecretArn",
+        "DbSecretArn",
+        "DbProxyEndpoint",
+        "GlueLoadJobName",
+        "AppSubnetIds",
+        "LambdaSecurityGroupId",
+        "AlarmTopicArn",
+    ):
         template.has_output(name, {})
 
 
@@ -471,4 +538,4 @@ def test_lambda_deployment_package_holds_the_run_time_dependencies(synthesis):
     with zipfile.ZipFile(synthesis.outdir / assets[key]["source"]["path"]) as package:
         top_level = {name.split("/")[0] for name in package.namelist()}
     assert {"app.py", "chalicelib", "pymysql", "fastavro", "aws_lambda_powertools"} <= top_level
-    assert "requests" in top_level, "chalicelib/autotester.py imports requests: add it to requirements.txt"
+    assert "requests" in top_level, "chalicelib/autotester/checks.py imports requests: add it to requirements.txt"

@@ -54,14 +54,26 @@ def test_policy_is_scoped_to_the_stage(stage):
 @pytest.mark.parametrize("stage", STAGES)
 def test_policy_grants_what_the_functions_call_on_the_cdk_names(stage, synthesis):
     template = synthesis.templates[stage]["Resources"]
-    secret_names = sorted(r["Properties"]["Name"] for r in template.values() if r["Type"] == "AWS::SecretsManager::Secret")
+    secret_names = sorted(
+        r["Properties"]["Name"] for r in template.values() if r["Type"] == "AWS::SecretsManager::Secret"
+    )
     assert secret_names == [f"hr-migration-{stage}/api-key-1", f"hr-migration-{stage}/db"]
     for name in secret_names:  # Secrets Manager appends "-" and six characters to the name
-        assert matches(stage, "secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}-AbC123")
-    assert not matches(stage, "secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:eu-west-1:1:secret:hr-migration-{stage}/other-AbC123")
+        assert matches(
+            stage,
+            "secretsmanager:GetSecretValue",
+            f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{name}-AbC123",
+        )
+    assert not matches(
+        stage,
+        "secretsmanager:GetSecretValue",
+        f"arn:aws:secretsmanager:eu-west-1:1:secret:hr-migration-{stage}/other-AbC123",
+    )
 
     jobs = [r["Properties"]["Name"] for r in template.values() if r["Type"] == "AWS::Glue::Job"]
-    assert [j for j in jobs if matches(stage, "glue:StartJobRun", f"arn:aws:glue:eu-west-1:1:job/{j}")] == [f"hr-migration-{stage}-load-csv"]
+    assert [j for j in jobs if matches(stage, "glue:StartJobRun", f"arn:aws:glue:eu-west-1:1:job/{j}")] == [
+        f"hr-migration-{stage}-load-csv"
+    ]
 
     # CloudFormation names an unnamed bucket "<stack name>-<logical id, lower case>-<suffix>".
     [bucket_id] = [k for k, r in template.items() if r["Type"] == "AWS::S3::Bucket" and k.startswith("DataBucket")]
@@ -72,7 +84,11 @@ def test_policy_grants_what_the_functions_call_on_the_cdk_names(stage, synthesis
     [logs_id] = [k for k, r in template.items() if r["Type"] == "AWS::S3::Bucket" and k.startswith("DataAccessLogs")]
     assert not matches(stage, "s3:GetObject", f"arn:aws:s3:::hr-migration-{stage}-{logs_id.lower()}-1a2b3c/x")
 
-    assert matches(stage, "logs:PutLogEvents", f"arn:aws:logs:eu-west-1:1:log-group:/aws/lambda/hr-migration-{stage}-s3_loader:log-stream:x")
+    assert matches(
+        stage,
+        "logs:PutLogEvents",
+        f"arn:aws:logs:eu-west-1:1:log-group:/aws/lambda/hr-migration-{stage}-s3_loader:log-stream:x",
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)

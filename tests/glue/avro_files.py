@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import fastavro
 
-from chalicelib import dictionary
+from chalicelib.rules import dictionary
 
 
 def part_files(folder: Path) -> list[Path]:
@@ -31,7 +31,10 @@ def write_file(path: Path, table: dictionary.Table, rows: list[tuple]) -> None:
     """One Avro object container file with the dictionary's schema, as the API writes a backup."""
     path.parent.mkdir(parents=True, exist_ok=True)
     records = [
-        {c.name: (v.replace(tzinfo=timezone.utc) if c.type == dictionary.DATETIME else v) for c, v in zip(table.columns, row)}
+        {
+            c.name: (v.replace(tzinfo=UTC) if c.type == dictionary.DATETIME else v)
+            for c, v in zip(table.columns, row)
+        }
         for row in rows
     ]
     with path.open("wb") as fh:

@@ -72,7 +72,10 @@ def spark(tmp_path_factory):
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.warehouse.dir", (scratch / "warehouse").as_uri())
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true",
+        )
         .enableHiveSupport()
         .getOrCreate()
     )
@@ -117,7 +120,9 @@ def target(mysql_database):
             cur.execute(f"DELETE FROM `{name}`")
         cur.execute("SET FOREIGN_KEY_CHECKS = 1")
     conn.close()
-    return MysqlTarget(MYSQL["host"], MYSQL["port"], mysql_database, MYSQL["user"], MYSQL["password"], LOCAL_JDBC_DRIVER)
+    return MysqlTarget(
+        MYSQL["host"], MYSQL["port"], mysql_database, MYSQL["user"], MYSQL["password"], LOCAL_JDBC_DRIVER
+    )
 
 
 @pytest.fixture

@@ -1,16 +1,17 @@
-"""Backups cross between the Glue jobs and the service's own backup code (chalicelib.backups): a
+"""Backups cross between the Glue jobs and the service's own backup code (chalicelib.backups.service): a
 backup the job wrote restores through the API's restore, and an API backup through the job."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 import backup_avro
+import pytest
 import restore_avro
-from chalicelib import backups, dictionary
+
+from chalicelib.backups import service as backups
 from chalicelib.db.mysql import MysqlDatabase
+from chalicelib.rules import dictionary
 from tests.glue.conftest import seed
 
 EMPLOYEES = [
@@ -26,7 +27,9 @@ def seeded(sql):
 
 @pytest.fixture
 def service(target):
-    db = MysqlDatabase(host=target.host, port=target.port, user=target.user, password=target.password, database=target.database)
+    db = MysqlDatabase(
+        host=target.host, port=target.port, user=target.user, password=target.password, database=target.database
+    )
     yield db
     db.close()
 

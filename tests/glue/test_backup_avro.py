@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from pathlib import Path
-
-import pytest
+from datetime import UTC, datetime
 
 import backup_avro
+import pytest
+
+from chalicelib.rules import dictionary
 from tests.glue.avro_files import read_folder
 from tests.glue.conftest import seed
-from chalicelib import dictionary
 
 BACKUP_ID = "20261122T101500123Z"
 EMPLOYEES = [
@@ -32,17 +31,23 @@ def test_backup_writes_every_table_with_the_dictionary_schema(spark, target, see
     folder = tmp_path / "backups" / BACKUP_ID
     assert json.loads((folder / "manifest.json").read_text()) == manifest
     assert manifest["backup"] == BACKUP_ID and manifest["source"] == "glue"
-    assert {name: entry["rows"] for name, entry in manifest["tables"].items()} == {"departments": 2, "jobs": 2, "hired_employees": 3}
+    assert {name: entry["rows"] for name, entry in manifest["tables"].items()} == {
+        "departments": 2,
+        "jobs": 2,
+        "hired_employees": 3,
+    }
     for table in dictionary.iter_tables():
         records, schemas, codecs = read_folder(folder / f"{table.name}.avro")
         assert schemas and all(schema == dictionary.avro_schema(table) for schema in schemas)
         assert codecs == {"deflate"}
-        assert manifest["tables"][table.name]["bytes"] == sum(p.stat().st_size for p in (folder / f"{table.name}.avro").glob("part-*"))
+        assert manifest["tables"][table.name]["bytes"] == sum(
+            p.stat().st_size for p in (folder / f"{table.name}.avro").glob("part-*")
+        )
         assert len(records) == manifest["tables"][table.name]["rows"]
 
     employees, _, _ = read_folder(folder / "hired_employees.avro")
     assert sorted(employees, key=lambda r: r["id"]) == [
-        {"id": i, "name": n, "datetime": d.replace(tzinfo=timezone.utc), "department_id": dep, "job_id": job}
+        {"id": i, "name": n, "datetime": d.replace(tzinfo=UTC), "department_id": dep, "job_id": job}
         for i, n, d, dep, job in EMPLOYEES
     ]
     assert list(employees[0]) == list(dictionary.HIRED_EMPLOYEES.column_names)
@@ -51,7 +56,9 @@ def test_backup_writes_every_table_with_the_dictionary_schema(spark, target, see
 def test_backup_of_chosen_tables_and_of_an_empty_table(spark, target, sql, tmp_path):
     sql("INSERT INTO jobs VALUES (3, 'Manager')")
 
-    manifest = backup_avro.run_backup(spark, target, tmp_path.as_uri(), backup_avro.tables_to_back_up("jobs, departments"), BACKUP_ID)
+    manifest = backup_avro.run_backup(
+        spark, target, tmp_path.as_uri(), backup_avro.tables_to_back_up("jobs, departments"), BACKUP_ID
+    )
 
     assert list(manifest["tables"]) == ["departments", "jobs"]
     assert manifest["tables"]["departments"]["rows"] == 0

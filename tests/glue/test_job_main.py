@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import json
 
+import backup_avro
 import boto3
+import load_csv
 import pytest
+import restore_avro
 from awsglue.utils import GlueArgumentError
 from moto import mock_aws
 
-import backup_avro
-import load_csv
-import restore_avro
 from hrjobs import database, runtime
 from tests.glue.conftest import LOCAL_JDBC_DRIVER
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
@@ -28,8 +32,14 @@ def aws(monkeypatch):
 
 @pytest.fixture
 def secret_arn(aws, target):
-    secret = {"username": target.user, "password": target.password, "host": target.host, "port": target.port,
-              "dbname": target.database, "engine": "mysql"}
+    secret = {
+        "username": target.user,
+        "password": target.password,
+        "host": target.host,
+        "port": target.port,
+        "dbname": target.database,
+        "engine": "mysql",
+    }
     return boto3.client("secretsmanager").create_secret(Name="hr/db", SecretString=json.dumps(secret))["ARN"]
 
 
@@ -39,10 +49,26 @@ def test_jobs_run_from_their_arguments_with_credentials_from_secrets_manager(spa
     (incoming / "departments.csv").write_text("1,Sales\n2,HR\n")
     db_args = ["--DB_SECRET_ARN", secret_arn, "--JDBC_DRIVER", LOCAL_JDBC_DRIVER]
 
-    loaded = load_csv.main(["load_csv.py", "--JOB_NAME", "hr-load", "--SOURCE", (incoming / "departments.csv").as_uri(), *db_args], spark)
-    manifest = backup_avro.main(["backup_avro.py", "--BACKUP_ROOT", tmp_path.as_uri(), "--TABLES", "departments", "--BACKUP_ID", "m1", *db_args], spark)
+    loaded = load_csv.main(
+        ["load_csv.py", "--JOB_NAME", "hr-load", "--SOURCE", (incoming / "departments.csv").as_uri(), *db_args], spark
+    )
+    manifest = backup_avro.main(
+        [
+            "backup_avro.py",
+            "--BACKUP_ROOT",
+            tmp_path.as_uri(),
+            "--TABLES",
+            "departments",
+            "--BACKUP_ID",
+            "m1",
+            *db_args,
+        ],
+        spark,
+    )
     sql("DELETE FROM departments WHERE id = 2")
-    restored = restore_avro.main(["restore_avro.py", "--TABLE", "departments", "--BACKUP", (tmp_path / "backups/m1").as_uri(), *db_args], spark)
+    restored = restore_avro.main(
+        ["restore_avro.py", "--TABLE", "departments", "--BACKUP", (tmp_path / "backups/m1").as_uri(), *db_args], spark
+    )
 
     assert [(f["table"], f["inserted"], f["rejected"]) for f in loaded["files"]] == [("departments", 2, 0)]
     assert manifest["tables"]["departments"]["rows"] == 2
@@ -53,20 +79,31 @@ def test_jobs_run_from_their_arguments_with_credentials_from_secrets_manager(spa
 def test_credentials_from_a_glue_connection_and_its_secret(aws, target):
     secrets = boto3.client("secretsmanager")
     secrets.create_secret(Name="hr/glue", SecretString=json.dumps({"username": "app", "password": "s3cr3t"}))
-    boto3.client("glue").create_connection(ConnectionInput={
-        "Name": "hr-mysql", "ConnectionType": "JDBC",
-        "ConnectionProperties": {"JDBC_CONNECTION_URL": "jdbc:mysql://db.internal:3307/hr", "SECRET_ID": "hr/glue"},
-    })
+    boto3.client("glue").create_connection(
+        ConnectionInput={
+            "Name": "hr-mysql",
+            "ConnectionType": "JDBC",
+            "ConnectionProperties": {"JDBC_CONNECTION_URL": "jdbc:mysql://db.internal:3307/hr", "SECRET_ID": "hr/glue"},
+        }
+    )
 
     found = database.target_from_job_arguments({"CONNECTION_NAME": "hr-mysql"})
 
-    assert (found.host, found.port, found.database, found.user, found.password) == ("db.internal", 3307, "hr", "app", "s3cr3t")
+    assert (found.host, found.port, found.database, found.user, found.password) == (
+        "db.internal",
+        3307,
+        "hr",
+        "app",
+        "s3cr3t",
+    )
     assert found.driver == database.GLUE_JDBC_DRIVER
     assert "s3cr3t" not in repr(found)
 
 
 def test_secret_host_and_database_can_be_overridden(aws):
-    arn = boto3.client("secretsmanager").create_secret(Name="rds-managed", SecretString=json.dumps({"username": "u", "password": "p"}))["ARN"]
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="rds-managed", SecretString=json.dumps({"username": "u", "password": "p"})
+    )["ARN"]
 
     found = database.target_from_job_arguments({"DB_SECRET_ARN": arn, "DB_HOST": "proxy.internal", "DB_NAME": "hr"})
 
@@ -90,8 +127,11 @@ def test_missing_or_ambiguous_credentials_stop_the_job(aws, args, message):
 
 
 def test_arguments_are_resolved_by_glue_with_defaults_for_optional_ones():
-    args = runtime.job_arguments(["load_csv.py", "--SOURCE", "s3://b/incoming/jobs.csv", "--WRITE_CONNECTIONS", "8"],
-                                 load_csv.REQUIRED, load_csv.OPTIONAL)
+    args = runtime.job_arguments(
+        ["load_csv.py", "--SOURCE", "s3://b/incoming/jobs.csv", "--WRITE_CONNECTIONS", "8"],
+        load_csv.REQUIRED,
+        load_csv.OPTIONAL,
+    )
 
     assert args["SOURCE"] == "s3://b/incoming/jobs.csv"
     assert args["WRITE_CONNECTIONS"] == "8" and args["READ_PARTITIONS"] == "4" and args["TABLE"] is None

@@ -7,10 +7,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import load_csv
 import pytest
 
-import load_csv
-from chalicelib import validation
+from chalicelib.rules import validation
 
 EMPLOYEES = [
     "1,Alice,2021-11-07T02:48:42Z,1,1",  # 1 inserted
@@ -46,7 +46,9 @@ EXPECTED_REASONS = {
 def seeded(sql):
     sql("INSERT INTO departments VALUES (1, 'Sales'), (2, 'HR')")
     sql("INSERT INTO jobs VALUES (1, 'Engineer'), (2, 'Analyst')")
-    sql("INSERT INTO hired_employees VALUES (100, 'Ann', '2021-01-01 10:00:00', 1, 1), (101, 'Ben', '2021-01-01 10:00:00', 1, 1)")
+    sql(
+        "INSERT INTO hired_employees VALUES (100, 'Ann', '2021-01-01 10:00:00', 1, 1), (101, 'Ben', '2021-01-01 10:00:00', 1, 1)"
+    )
 
 
 def write_csv(root: Path, relative: str, lines: list[str]) -> str:
@@ -99,12 +101,18 @@ def test_load_applies_every_rule_and_logs_rejections(spark, target, sql, seeded,
 def test_rerunning_the_same_file_adds_nothing(spark, target, sql, seeded, tmp_path):
     source = write_csv(tmp_path, "incoming/hired_employees/2021.csv", EMPLOYEES)
     load_csv.run_load(spark, target, source)
-    before = (sql("SELECT * FROM hired_employees ORDER BY id"), sql("SELECT fingerprint, reasons, rejected_at FROM rejections ORDER BY id"))
+    before = (
+        sql("SELECT * FROM hired_employees ORDER BY id"),
+        sql("SELECT fingerprint, reasons, rejected_at FROM rejections ORDER BY id"),
+    )
 
     [again] = load_csv.run_load(spark, target, source)
 
     assert (again.inserted, again.unchanged, again.rejected, again.newly_logged) == (0, 5, 9, 0)
-    assert (sql("SELECT * FROM hired_employees ORDER BY id"), sql("SELECT fingerprint, reasons, rejected_at FROM rejections ORDER BY id")) == before
+    assert (
+        sql("SELECT * FROM hired_employees ORDER BY id"),
+        sql("SELECT fingerprint, reasons, rejected_at FROM rejections ORDER BY id"),
+    ) == before
     assert len(read_report(again.rejected_report)) == 1 + 9
 
 
@@ -118,10 +126,14 @@ def test_a_prefix_loads_referenced_tables_first_and_a_clean_file_leaves_no_repor
     stale.parent.mkdir(parents=True)
     stale.write_text("line,reasons,id,department\n")
 
-    results = load_csv.run_load(spark, target, (tmp_path / "incoming").as_uri() + "/", rejected_prefix=(tmp_path / "rejected").as_uri() + "/")
+    results = load_csv.run_load(
+        spark, target, (tmp_path / "incoming").as_uri() + "/", rejected_prefix=(tmp_path / "rejected").as_uri() + "/"
+    )
 
     assert [(r.table, r.inserted, r.rejected) for r in results] == [
-        ("departments", 1, 0), ("jobs", 1, 0), ("hired_employees", 1, 0),
+        ("departments", 1, 0),
+        ("jobs", 1, 0),
+        ("hired_employees", 1, 0),
     ]
     assert sql("SELECT id, department_id, job_id FROM hired_employees") == [(1, 7, 3)]
     assert not stale.exists()
@@ -136,7 +148,7 @@ def test_a_file_of_only_broken_rows_inserts_nothing_and_logs_each(spark, target,
     assert (result.inserted, result.unchanged, result.rejected) == (0, 0, 3)
     assert sql("SELECT COUNT(*) FROM jobs") == [(0,)]
     assert sql("SELECT position, reasons FROM rejections ORDER BY position") == [
-        (1, '["id: must be a whole positive number, got \'x\'"]'),
+        (1, "[\"id: must be a whole positive number, got 'x'\"]"),
         (2, '["expected 2 fields (id, job), got 1"]'),
         (4, '["job: is required"]'),
     ]
@@ -148,5 +160,11 @@ def test_file_name_decides_the_table_outside_a_table_folder():
     assert load_csv.table_for_source("s3://b/any/x.csv", "departments").name == "departments"
     jobs = load_csv.table_for_source("s3://b/incoming/jobs.csv")
     assert load_csv.rejected_report_uri("s3://b/incoming/jobs/x.csv", jobs) == "s3://b/rejected/jobs/x.rejected.csv"
-    assert load_csv.rejected_report_uri("s3://b/incoming/jobs.csv", jobs, "s3://b/rejected/") == "s3://b/rejected/jobs.rejected.csv"
-    assert load_csv.rejected_report_uri("s3://b/drop/x.csv", jobs, "s3://b/rejected/") == "s3://b/rejected/jobs/x.rejected.csv"
+    assert (
+        load_csv.rejected_report_uri("s3://b/incoming/jobs.csv", jobs, "s3://b/rejected/")
+        == "s3://b/rejected/jobs.rejected.csv"
+    )
+    assert (
+        load_csv.rejected_report_uri("s3://b/drop/x.csv", jobs, "s3://b/rejected/")
+        == "s3://b/rejected/jobs/x.rejected.csv"
+    )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
-
-import pytest
 
 import backup_avro
+import pytest
 import restore_avro
-from chalicelib import dictionary
+
+from chalicelib.rules import dictionary
 from tests.glue.avro_files import part_files, write_file
 from tests.glue.conftest import seed
 
@@ -42,7 +41,9 @@ def test_restore_replaces_the_table_with_the_glue_backup(spark, target, sql, see
     sql("UPDATE hired_employees SET name = 'Changed' WHERE id = 1")
     sql("INSERT INTO hired_employees VALUES (9, 'Late', '2022-01-01 00:00:00', 3, 1)")
 
-    result = restore_avro.run_restore(spark, target, dictionary.HIRED_EMPLOYEES, (tmp_path / "backups/b1").as_uri() + "/")
+    result = restore_avro.run_restore(
+        spark, target, dictionary.HIRED_EMPLOYEES, (tmp_path / "backups/b1").as_uri() + "/"
+    )
 
     assert result["rows"] == 3
     assert employees(sql) == EMPLOYEES
@@ -71,7 +72,10 @@ def test_restore_that_would_orphan_rows_leaves_the_table_unchanged(spark, target
     backup = tmp_path / "backups/api2/departments.avro"
     write_file(backup, dictionary.DEPARTMENTS, [(1, "Sales")])  # department 2 still has employees
 
-    with pytest.raises(restore_avro.RestoreFailed, match=r"hired_employees\.department_id names departments id\(s\) that would not exist: 2"):
+    with pytest.raises(
+        restore_avro.RestoreFailed,
+        match=r"hired_employees\.department_id names departments id\(s\) that would not exist: 2",
+    ):
         restore_avro.run_restore(spark, target, dictionary.DEPARTMENTS, backup.as_uri())
 
     assert sql("SELECT id, department FROM departments ORDER BY id") == DEPARTMENTS
@@ -97,7 +101,13 @@ def test_restore_from_a_corrupt_backup_leaves_the_table_unchanged(spark, target,
 
 def test_restore_failing_while_rows_are_staged_leaves_the_table_unchanged(spark, target, sql, seeded, tmp_path):
     # Readable Avro that repeats ids: the staging table's primary key fails the write into it.
-    rows = [(i, f"Dept {i}", ) for i in range(1, 2001)] + [(i, "Again") for i in range(1500, 1600)]
+    rows = [
+        (
+            i,
+            f"Dept {i}",
+        )
+        for i in range(1, 2001)
+    ] + [(i, "Again") for i in range(1500, 1600)]
     backup = tmp_path / "backups/api4/departments.avro"
     write_file(backup, dictionary.DEPARTMENTS, rows)
 

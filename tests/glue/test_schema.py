@@ -2,12 +2,16 @@
 
 from pyspark.sql.types import IntegerType, StringType, TimestampNTZType
 
-from chalicelib import dictionary
+from chalicelib.rules import dictionary
 from hrjobs import schema
 
 
 def test_spark_schema_follows_the_dictionary_for_every_table():
-    kinds = {dictionary.INTEGER: IntegerType(), dictionary.STRING: StringType(), dictionary.DATETIME: TimestampNTZType()}
+    kinds = {
+        dictionary.INTEGER: IntegerType(),
+        dictionary.STRING: StringType(),
+        dictionary.DATETIME: TimestampNTZType(),
+    }
     for table in dictionary.iter_tables():
         spark_schema = schema.spark_schema(table)
         assert spark_schema.fieldNames() == list(table.column_names)

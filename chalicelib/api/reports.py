@@ -1,0 +1,93 @@
+"""The reports over HTTP: `year` and the format from the request, JSON or CSV out, and the HTML page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.api.common import ApiError, json_response
+from chalicelib.db import Database
+from chalicelib.reports import page as report_page
+from chalicelib.reports import queries as reports
+
+CSV = "text/csv"
+JSON = "application/json"
+# The page must not be cached or leak its URL (it may carry ?api_key=) to other sites.
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+}
+
+
+def year(request: Any) -> int:
+    try:
+        return reports.parse_year((request.query_params or {}).get("year"))
+    except reports.InvalidYear as exc:
+        raise ApiError(400, "invalid year", str(exc)) from None
+
+
+def wants_csv(request: Any) -> bool:
+    """`?format=csv|json` wins; else the Accept header, highest quality first; else JSON."""
+    fmt = (request.query_params or {}).get("format")
+    if fmt is not None:
+        if fmt.lower() not in ("json", "csv"):
+            raise ApiError(400, "invalid format", f"format must be json or csv, got {fmt!r}")
+        return fmt.lower() == "csv"
+    offers = []
+    for position, part in enumerate(((request.headers or {}).get("accept") or "").split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            offers.append((-quality, position, media.lower()))
+    for _, _, media in sorted(offers):
+        if media == CSV:
+            return True
+        if media in (JSON, "application/*", "*/*"):
+            return False
+    return False
+
+
+def report_response(request: Any, db: Database, name: str) -> Response:
+    """One report for the request's year, as a JSON array of objects or as CSV with a header row."""
+    report = reports.REPORTS[name]
+    the_year = year(request)
+    as_csv = wants_csv(request)
+    rows = report.run(db, the_year)
+    if as_csv:
+        return Response(
+            body=reports.to_csv(rows, report.columns),
+            status_code=200,
+            headers={
+                "Content-Type": f"{CSV}; charset=utf-8",
+                "Content-Disposition": f'inline; filename="{name}-{the_year}.csv"',
+                "Vary": "Accept",
+            },
+        )
+    return json_response(rows, headers={"Vary": "Accept"})
+
+
+def page_response(request: Any, db: Database) -> Response:
+    """The HTML page with both reports and the chart for the request's year."""
+    the_year = year(request)
+    counts = db.quarterly_hires(the_year)
+    hires = reports.department_hires(db, the_year)
+    html = report_page.render(
+        the_year,
+        reports.hires_by_quarter_from(counts),
+        reports.quarters_by_department(counts),
+        hires,
+        hires.above_mean(),
+        api_key=(request.query_params or {}).get("api_key") or None,
+    )
+    return Response(body=html, status_code=200, headers=PAGE_HEADERS)

@@ -1,0 +1,649 @@
+"""Avro backups of the tables and atomic restores from them (API, CLI and the scheduled backup).
+
+A backup is ``backups/<id>/<table>.avro`` per table plus ``manifest.json`` (see `backup_layout`), in
+the bucket or a local folder (`backup_storage`). Files are Avro object containers written with
+fastavro, schema `dictionary.avro_schema`, deflate; rows are streamed from the database in keyset
+batches inside one snapshot, so a backup of several tables is consistent and memory stays bounded.
+
+A restore reads a table's data as one file (API/CLI backups) or a folder of part files (the Glue
+job's), checks the writer schema and every row against the data rules, and hands the rows in chunks to
+`Database.replace_tables`, which replaces the table's contents in one transaction with its foreign
+keys intact, refuses (nothing changed) when references would break, and rebuilds derived data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import fastavro
+
+from chalicelib.backups import layout as backup_layout
+from chalicelib.backups.storage import BackupStore, StorageError, StorageNotFound, StoredFile, store_and_path, store_for
+from chalicelib.db import Database
+from chalicelib.db.base import ReferenceViolation, RowsRejected, StagedRows, TooScattered
+from chalicelib.rules.dictionary import (
+    DATETIME,
+    INTEGER,
+    MAX_INTEGER,
+    MAX_STRING_LENGTH,
+    STRING,
+    TABLES,
+    Table,
+    avro_schema,
+    in_load_order,
+)
+from chalicelib.rules.dictionary import dependents as dictionary_dependents
+from chalicelib.rules.dictionary import table as dictionary_table
+from chalicelib.runtime.log import logger
+from chalicelib.runtime.prefetch import Prefetch, tuned_interpreter
+from chalicelib.runtime.settings import Settings
+
+CODEC = "deflate"
+SYNC_INTERVAL = 256 * 1024  # bytes of encoded records per Avro block
+RESTORE_CHUNK_ROWS = 50_000  # rows per bulk load during a restore
+# Chunks staged ahead of the loads (MySQL: temporary files on disk, not memory): enough to stage a
+# whole large backup while the old rows are deleted.
+RESTORE_STAGED_AHEAD = 64
+DEFAULT_LOCAL_DIR = ".local/backups"
+DEFAULT_KEEP = 7
+DEFAULT_SCHEDULE = "rate(1 day)"
+# Whole seconds since 1970 of 1000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the years the rules allow.
+_MIN_SECONDS = -30610224000
+_MAX_SECONDS = 253402300799
+
+
+# -- errors: each knows the HTTP answer it becomes ----------------------------------------------------
+
+
+class BackupError(Exception):
+    status = 500
+    error = "backup failed"
+
+    def __init__(self, detail: Any):
+        super().__init__(detail if isinstance(detail, str) else json.dumps(detail, default=str))
+        self.detail = detail
+
+
+class InvalidRequest(BackupError):
+    status, error = 400, "invalid request"
+
+
+class BackupNotFound(BackupError):
+    status, error = 404, "backup not found"
+
+
+class InvalidBackup(BackupError):
+    """Corrupt or truncated data, a schema that is not the table's, or a row that breaks a data rule."""
+
+    status, error = 422, "invalid backup"
+
+
+class RestoreRefused(BackupError):
+    """The restore would leave other tables' rows naming ids the restored table no longer has."""
+
+    status, error = 409, "restore would break references"
+
+
+class StorageUnavailable(BackupError):
+    status, error = 503, "backup storage unavailable"
+
+
+class BackupNotConfigured(BackupError):
+    status, error = 503, "backups not configured"
+
+
+# -- configuration ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    location: str | None  # s3://bucket or a folder; None: not configured (an error in Lambda)
+    keep: int
+    schedule: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BackupSettings:
+        env = os.environ if env is None else env
+        settings = Settings.from_env(env)
+        if settings.data_bucket:
+            location: str | None = f"s3://{settings.data_bucket}"
+        elif settings.backup_dir:
+            location = settings.backup_dir
+        elif settings.in_lambda:
+            location = None  # a Lambda's file system is gone after the call: never default to it
+        else:
+            location = DEFAULT_LOCAL_DIR
+        keep = env.get("BACKUP_KEEP") or str(DEFAULT_KEEP)
+        if not keep.isdigit() or int(keep) < 1:
+            raise BackupNotConfigured(f"BACKUP_KEEP must be a whole number of at least 1, got {keep!r}")
+        return cls(location=location, keep=int(keep), schedule=schedule_expression(env))
+
+    def store(self) -> BackupStore:
+        if self.location is None:
+            raise BackupNotConfigured("no backup location is configured (DATA_BUCKET or BACKUP_DIR)")
+        return open_store(self.location)
+
+
+def schedule_expression(env: Mapping[str, str] | None = None) -> str:
+    """The scheduled backup's rate or cron expression (read when the app is loaded or packaged)."""
+    return ((os.environ if env is None else env).get("BACKUP_SCHEDULE") or DEFAULT_SCHEDULE).strip()
+
+
+def open_store(location: str) -> BackupStore:
+    try:
+        return store_for(location)
+    except StorageNotFound as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def source(location: str) -> tuple[BackupStore, str]:
+    """(store, reference) for a restore source given whole: a backup folder, a table's Avro file or
+    part folder, locally or as ``s3://bucket/key``."""
+    try:
+        return store_and_path(location)
+    except StorageNotFound as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def tables_named(names: Iterable[str] | None) -> list[Table]:
+    """The dictionary's tables among `names` (all when None or empty), referenced tables first."""
+    names = list(names or [])
+    if not all(isinstance(n, str) for n in names):
+        raise InvalidRequest("tables must be a list of table names")
+    return in_load_order([dictionary_table(n) for n in dict.fromkeys(names)] if names else list(TABLES.values()))
+
+
+# -- backing up -------------------------------------------------------------------------------------
+
+
+def _records(table: Table, rows: Iterable[Sequence[Any]], counter: list[int]) -> Iterator[dict]:
+    names = table.column_names
+    millis = [(i, name) for i, (name, c) in enumerate(zip(names, table.columns)) if c.type == DATETIME]
+    n = 0
+    for row in rows:
+        record = dict(zip(names, row))
+        for i, name in millis:
+            record[name] = row[i] * 1000  # epoch seconds -> timestamp-millis
+        n += 1
+        yield record
+    counter[0] = n
+
+
+def write_table(db: Database, store: BackupStore, path: str, table: Table) -> dict:
+    """Stream `table` into an Avro file at `path`; {"rows": n, "bytes": n}. Call inside a snapshot."""
+    counter = [0]
+    try:
+        with store.open_write(path) as out:
+            fastavro.writer(
+                out,
+                fastavro.parse_schema(avro_schema(table)),
+                _records(table, db.export_rows(table), counter),
+                codec=CODEC,
+                sync_interval=SYNC_INTERVAL,
+            )
+            out.commit()
+    except StorageError as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    return {"rows": counter[0], "bytes": out.bytes_written}
+
+
+def _unused_backup_id(store: BackupStore) -> str:
+    backup_id = backup_layout.new_backup_id()
+    try:
+        while store.files(backup_layout.backup_prefix(backup_id).rstrip("/")):
+            time.sleep(0.002)  # ids are per millisecond: never write into another backup's folder
+            backup_id = backup_layout.new_backup_id()
+    except StorageError as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    return backup_id
+
+
+def create_backup(db: Database, store: BackupStore, tables: Sequence[Table] | None = None, source: str = "api") -> dict:
+    """Back up `tables` (default: all) as a new backup; returns its manifest.
+
+    Every table is read in one database snapshot. The manifest is written last: a backup without one
+    is incomplete (and is removed here when this call fails).
+    """
+    tables = in_load_order(list(tables or TABLES.values()))
+    backup_id = _unused_backup_id(store)
+    started = time.monotonic()
+    written: dict[str, dict] = {}
+    try:
+        with db.snapshot():
+            for table in tables:
+                written[table.name] = write_table(db, store, backup_layout.table_path(backup_id, table.name), table)
+        doc = backup_layout.manifest(backup_id, written, source)
+        try:
+            store.write_bytes(backup_layout.manifest_path(backup_id), backup_layout.dumps(doc))
+        except StorageError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+    except BaseException:
+        try:
+            store.delete_folder(backup_layout.backup_prefix(backup_id))
+        except StorageError:
+            logger.warning("incomplete backup left behind", extra={"backup": backup_id, "location": store.location})
+        raise
+    logger.info(
+        "backup written",
+        extra={
+            "backup": backup_id,
+            "location": store.location,
+            "tables": written,
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
+    return doc
+
+
+def summary(doc: dict, complete: bool = True) -> dict:
+    """A backup as the API lists it."""
+    tables = doc.get("tables", {})
+    return {
+        "backup": doc.get("backup"),
+        "created_at": doc.get("created_at"),
+        "source": doc.get("source"),
+        "complete": complete,
+        "tables": {name: {"rows": info.get("rows"), "bytes": info.get("bytes")} for name, info in tables.items()},
+        "rows": sum(info.get("rows") or 0 for info in tables.values()),
+        "bytes": sum(info.get("bytes") or 0 for info in tables.values()),
+    }
+
+
+def list_backups(store: BackupStore, limit: int | None = None) -> list[dict]:
+    """Backups, newest first: from their manifests, or from their files when one is incomplete."""
+    out = []
+    try:
+        ids = sorted(store.folders(backup_layout.BACKUPS_PREFIX.rstrip("/")), reverse=True)
+        for backup_id in ids[:limit] if limit else ids:
+            try:
+                doc = json.loads(store.read_bytes(backup_layout.manifest_path(backup_id)))
+                out.append(summary(doc))
+            except (StorageNotFound, ValueError):
+                out.append(summary(_manifest_from_files(store, backup_id), complete=False))
+    except StorageError as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    return out
+
+
+def _manifest_from_files(store: BackupStore, backup_id: str) -> dict:
+    tables: dict[str, dict] = {}
+    prefix = backup_layout.backup_prefix(backup_id)
+    for f in store.files(prefix.rstrip("/")):
+        name = f.path[len(prefix) :].split("/", 1)[0]
+        if name.endswith(".avro"):
+            info = tables.setdefault(name[: -len(".avro")], {"rows": None, "bytes": 0})
+            info["bytes"] += f.size
+    return {"backup": backup_id, "created_at": None, "source": None, "tables": tables}
+
+
+def prune_backups(store: BackupStore, keep: int) -> list[str]:
+    """Delete all but the newest `keep` complete backups, and incomplete ones older than those kept.
+
+    Incomplete backups newer than the oldest kept one are left alone: one may still be being written.
+    """
+    backups = list_backups(store)
+    complete = [b["backup"] for b in backups if b["complete"]]
+    if len(complete) <= keep:
+        return []
+    oldest_kept = complete[keep - 1]
+    doomed = [b["backup"] for b in backups if b["backup"] < oldest_kept]
+    try:
+        for backup_id in doomed:
+            store.delete_folder(backup_layout.backup_prefix(backup_id))
+    except StorageError as exc:
+        raise StorageUnavailable(str(exc)) from exc
+    return doomed
+
+
+def scheduled_backup(db: Database, settings: BackupSettings) -> dict:
+    """The scheduled job: back up every table, keep the newest `settings.keep` backups, log both."""
+    store = settings.store()
+    doc = create_backup(db, store, source="schedule")
+    pruned = prune_backups(store, settings.keep)
+    result = {
+        "backup": doc["backup"],
+        "location": store.location,
+        "tables": doc["tables"],
+        "pruned": pruned,
+        "keep": settings.keep,
+    }
+    logger.info("scheduled backup done", extra=result)
+    return result
+
+
+# -- reading backups ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TableData:
+    """Where one table's rows are in a backup: one Avro file, or the part files of a folder."""
+
+    table: Table
+    path: str
+    files: list[StoredFile]
+    expected_rows: int | None  # from the backup's manifest, when it has one for this file
+
+
+def _is_part(path: str) -> bool:
+    # Spark and Hadoop leave _SUCCESS, _committed_*, .crc and hidden files beside the parts.
+    name = path.rsplit("/", 1)[-1]
+    return not name.startswith(("_", ".")) and not name.endswith(".crc")
+
+
+def _table_data(store: BackupStore, path: str, table: Table, manifest: dict | None) -> TableData:
+    if store.is_file(path):
+        files = [StoredFile(path, -1)]
+    else:
+        files = [f for f in store.files(path) if _is_part(f.path[len(path) :])]
+        if not files:
+            raise BackupNotFound(f"{store.location}/{path}: no such backup file or folder of Avro parts")
+    expected = None
+    if manifest is not None and path.rsplit("/", 1)[-1] == f"{table.name}.avro":
+        entry = (manifest.get("tables") or {}).get(table.name) or {}
+        if isinstance(entry.get("rows"), int):
+            expected = entry["rows"]
+    return TableData(table, path, files, expected)
+
+
+def locate(store: BackupStore, ref: str, tables: Sequence[Table]) -> list[TableData]:
+    """The data of `tables` in the backup `ref` names.
+
+    `ref` is a backup id (``20261122T101500123Z``), a path in the layout (``backups/<id>/`` or
+    ``backups/<id>/<table>.avro``), or the path of a table's own Avro file or part folder; then the
+    other tables (dependents restored with it) are its siblings ``<table>.avro``.
+    """
+    if not isinstance(ref, str) or not ref.strip():
+        raise InvalidRequest('name the backup: {"backup": "<backup id or key>"}')
+    ref = ref.strip().rstrip("/")
+    first = tables[0]
+    explicit: str | None = None
+    if "/" not in ref and not ref.endswith(".avro"):
+        folder = backup_layout.backup_prefix(ref).rstrip("/")
+    elif ref.endswith(".avro"):
+        name = ref.rsplit("/", 1)[-1][: -len(".avro")]
+        if name in TABLES and name != first.name:
+            raise InvalidRequest(f"{store.location}/{ref} is a backup of {name}, not of {first.name}")
+        folder = ref.rsplit("/", 1)[0] if "/" in ref else ""
+        explicit = ref
+    else:
+        folder = ref
+    try:
+        manifest = None
+        manifest_path = f"{folder}/{backup_layout.MANIFEST_NAME}" if folder else backup_layout.MANIFEST_NAME
+        if store.is_file(manifest_path):
+            try:
+                manifest = json.loads(store.read_bytes(manifest_path))
+            except ValueError:
+                raise InvalidBackup(f"{store.location}/{manifest_path}: not a JSON manifest") from None
+        elif explicit is None and not store.files(folder):
+            raise BackupNotFound(f"no backup at {store.location}/{folder}")
+        out = []
+        for table in tables:
+            path = explicit if (explicit and table is first) else f"{folder}/{table.name}.avro".lstrip("/")
+            out.append(_table_data(store, path, table, manifest))
+        return out
+    except StorageNotFound as exc:
+        raise BackupNotFound(str(exc)) from None
+    except StorageError as exc:
+        raise StorageUnavailable(str(exc)) from exc
+
+
+def _unwrap(avro_type: Any) -> tuple[Any, Any]:
+    """(type, logicalType) of a field type; a union with null counts as its other branch."""
+    if isinstance(avro_type, list):
+        branches = [b for b in avro_type if b != "null"]
+        if len(branches) != 1:
+            return ("union", None)
+        avro_type = branches[0]
+    if isinstance(avro_type, dict):
+        return (avro_type.get("type"), avro_type.get("logicalType"))
+    return (avro_type, None)
+
+
+_ACCEPTED = {
+    INTEGER: {("int", None), ("long", None)},
+    STRING: {("string", None)},
+    DATETIME: {("long", "timestamp-millis"), ("long", "timestamp-micros")},
+}
+
+
+def schema_problems(table: Table, writer_schema: Any) -> list[str]:
+    """Why a file's writer schema is not `table`'s (empty: it is). Accepts what Avro writers vary on:
+    record names, int or long integers, millisecond or microsecond timestamps, nullable fields."""
+    if not isinstance(writer_schema, dict) or writer_schema.get("type") != "record":
+        return ["the file does not hold records"]
+    fields = {f.get("name"): f.get("type") for f in writer_schema.get("fields", [])}
+    problems = []
+    missing = [c.name for c in table.columns if c.name not in fields]
+    extra = [name for name in fields if name not in table.column_names]
+    if missing:
+        problems.append(f"missing field(s): {', '.join(missing)}")
+    if extra:
+        problems.append(f"unexpected field(s): {', '.join(map(str, extra))}")
+    for column in table.columns:
+        if column.name in fields and _unwrap(fields[column.name]) not in _ACCEPTED[column.type]:
+            problems.append(f"field {column.name} is {json.dumps(fields[column.name])}, expected {column.type}")
+    return problems
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
+
+
+def _whole_seconds(name: str, value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    # Whole seconds, fraction dropped (floored), as the data rules store them; exact integer arithmetic.
+    seconds = (value - _EPOCH) // _SECOND
+    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
+        raise ValueError(f"{name}: year must be between 1000 and 9999")
+    return seconds
+
+
+def _bad_integer(name: str, value: Any) -> None:
+    raise ValueError(f"{name}: must be a whole positive number up to {MAX_INTEGER}, got {value!r}")
+
+
+def _string(name: str, value: Any) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError(f"{name}: is required")
+    if len(text) > MAX_STRING_LENGTH:
+        raise ValueError(f"{name}: must be at most {MAX_STRING_LENGTH} characters, got {len(text)}")
+    if "\x00" in text:
+        raise ValueError(f"{name}: must not contain NUL characters")
+    return text
+
+
+def _row_checker(table: Table):
+    """A function from an Avro record to a typed row (datetimes as epoch seconds), raising ValueError
+    with a reason naming the field when the record breaks a data rule.
+
+    The function is generated per table as straight-line code (a loop over the columns with a branch
+    per type cost about half of a restore's Python time); only the dictionary's column names, as
+    string literals via repr, and its constants go into the generated source.
+    """
+    lines = ["def check(record):", "    get = record.get"]
+    values = []
+    for i, column in enumerate(table.columns):
+        v, name = f"v{i}", repr(column.name)
+        lines.append(f"    {v} = get({name})")
+        lines.append(f"    if {v} is None: raise ValueError({name} + ': is required')")
+        if column.type == INTEGER:
+            lines.append(f"    if type({v}) is not int or not 0 < {v} <= {int(MAX_INTEGER)}: _bad_integer({name}, {v})")
+        elif column.type == STRING:
+            lines.append(f"    {v} = _string({name}, {v})")
+        else:
+            lines.append(f"    {v} = _whole_seconds({name}, {v})")
+        values.append(v)
+    lines.append(f"    return ({', '.join(values)},)")
+    scope = {
+        "_bad_integer": _bad_integer,
+        "_string": _string,
+        "_whole_seconds": _whole_seconds,
+        "ValueError": ValueError,
+    }
+    exec(compile("\n".join(lines), f"<row checker for {table.name}>", "exec"), scope)
+    return scope["check"]
+
+
+def read_chunks(store: BackupStore, data: TableData, chunk_rows: int = RESTORE_CHUNK_ROWS) -> Iterator[list[tuple]]:
+    """The table's rows from its Avro file(s), checked, in lists of at most `chunk_rows`.
+
+    Raises InvalidBackup for a wrong schema, corrupt or truncated data (also: fewer or more rows than
+    the manifest says), or a row breaking a data rule; StorageUnavailable when reading fails.
+    """
+    check = _row_checker(data.table)
+    chunk: list[tuple] = []
+    total = 0
+    for stored in data.files:
+        where = f"{store.location}/{stored.path}"
+        try:
+            with store.open_read(stored.path) as stream:
+                try:
+                    reader = fastavro.reader(stream)
+                except StorageError:
+                    raise
+                except Exception as exc:
+                    raise InvalidBackup(f"{where}: not an Avro object container file ({exc})") from None
+                problems = schema_problems(data.table, reader.writer_schema)
+                if problems:
+                    raise InvalidBackup(f"{where}: wrong schema for {data.table.name}: {'; '.join(problems)}")
+                records = iter(reader)
+                while True:
+                    try:
+                        record = next(records)
+                    except StopIteration:
+                        break
+                    except StorageError:
+                        raise
+                    except Exception as exc:  # fastavro raises many kinds on damaged data
+                        raise InvalidBackup(
+                            f"{where}: corrupt or truncated after record {total}: {type(exc).__name__}: {exc}"
+                        ) from None
+                    total += 1
+                    try:
+                        chunk.append(check(record))
+                    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                        raise InvalidBackup(
+                            f"{where}: record {total} (id {record.get('id')!r}) breaks a data rule: {exc}"
+                        ) from None
+                    if len(chunk) >= chunk_rows:
+                        yield chunk
+                        chunk = []
+        except StorageNotFound as exc:
+            raise BackupNotFound(str(exc)) from None
+        except StorageError as exc:
+            raise StorageUnavailable(str(exc)) from exc
+    if data.expected_rows is not None and total != data.expected_rows:
+        raise InvalidBackup(
+            f"{store.location}/{data.path}: has {total} rows but its manifest says {data.expected_rows}: truncated or altered"
+        )
+    if chunk:
+        yield chunk
+
+
+def _staged(db: Database, table: Table, chunks: Iterator[list[tuple]]) -> Iterator[StagedRows]:
+    """Each chunk staged for the bulk load by the backend (MySQL: written to a temporary file), on the
+    decoding thread: the transaction's thread then only loads, and the decoding, checking and staging
+    of the whole backup can run ahead while the old rows are deleted."""
+    try:
+        for rows in chunks:
+            yield db.stage_rows(table, rows, restored=True)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()
+
+
+# -- restoring -------------------------------------------------------------------------------------
+
+
+def restore_set(table: Table, with_dependents: bool) -> list[Table]:
+    """`table`, and with `with_dependents` every table referencing it (transitively), in load order."""
+    wanted = {table.name: table}
+    if with_dependents:
+        pending = [table]
+        while pending:
+            for dependent in dictionary_dependents(pending.pop().name):
+                if dependent.name not in wanted:
+                    wanted[dependent.name] = dependent
+                    pending.append(dependent)
+    return in_load_order(list(wanted.values()))
+
+
+def _replace(
+    db: Database, store: BackupStore, sources: list[TableData], chunk_rows: int, merge: bool
+) -> dict[str, int]:
+    """`Database.replace_tables` fed from the backup's files, decoded and staged ahead on threads."""
+    feeds = {
+        data.table: Prefetch(
+            _staged(db, data.table, read_chunks(store, data, chunk_rows)),
+            depth=RESTORE_STAGED_AHEAD,
+            name="restore-decoder",
+        )
+        for data in sources
+    }
+    try:
+        with tuned_interpreter():
+            return db.replace_tables(feeds, merge=merge)
+    finally:
+        for feed in feeds.values():
+            feed.close()
+
+
+def restore(
+    db: Database,
+    store: BackupStore,
+    ref: str,
+    table: Table,
+    with_dependents: bool = False,
+    chunk_rows: int | None = None,
+) -> dict:
+    """Replace `table`'s rows (and with `with_dependents` its dependents') with a backup's, atomically.
+
+    Nothing changes on any failure: InvalidBackup (422), BackupNotFound (404), RestoreRefused (409:
+    other tables name ids the backup lacks; restore them too with `with_dependents`),
+    StorageUnavailable or DatabaseUnavailable (503). The rejection log is not touched.
+    """
+    tables = restore_set(table, with_dependents)
+    sources = locate(store, ref, tables)
+    started = time.monotonic()
+    chunk_rows = chunk_rows or RESTORE_CHUNK_ROWS
+    try:
+        try:
+            stored = _replace(db, store, sources, chunk_rows, merge=True)
+        except TooScattered as exc:
+            # Ids too scattered to delete the rows the backup lacks by range: nothing changed; empty
+            # the tables first instead.
+            logger.info("restore without merging", extra={"reason": str(exc)})
+            stored = _replace(db, store, sources, chunk_rows, merge=False)
+    except RowsRejected as exc:
+        raise InvalidBackup(f"the backup repeats an id: {exc}") from None
+    except ReferenceViolation as exc:
+        refused = [p for p in exc.problems if not p.restored]
+        detail = {
+            "message": str(exc),
+            "problems": [
+                {"table": p.table, "column": p.column, "references": p.references, "missing_ids": p.ids}
+                for p in exc.problems
+            ],
+        }
+        if refused:
+            detail["hint"] = "restore the dependent tables from the same backup too (with_dependents)"
+            raise RestoreRefused(detail) from None
+        raise InvalidBackup(detail) from None
+    seconds = time.monotonic() - started
+    result = {
+        "restored": {name: {"rows": n} for name, n in stored.items()},
+        "from": [f"{store.location}/{data.path}" for data in sources],
+        "seconds": round(seconds, 3),
+    }
+    logger.info("restore done", extra=result)
+    return result

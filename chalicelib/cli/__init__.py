@@ -1,0 +1,1 @@
+"""The command line, ``python -m chalicelib.cli``: the same code paths as the API."""

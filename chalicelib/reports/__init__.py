@@ -1,0 +1,1 @@
+"""The stakeholder reports: their queries, formats (JSON, CSV, text table) and the HTML page."""

@@ -1,0 +1,1 @@
+"""The data dictionary and the data rules, stated once; every fast path is generated from them."""
