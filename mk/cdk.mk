@@ -16,3 +16,21 @@ cdk-deps: $(VENV)/.dev-deps $(CDK)
 synth: cdk-deps
 	cd $(CDK_DIR) && PATH="$(abspath $(VENV))/bin:$$PATH" JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 \
 		$(abspath $(CDK)) synth --quiet $(if $(STAGE),-c stage=$(STAGE)) $(if $(STAGE),$(STAGE),--all)
+
+# `make deploy STAGE=dev` with AWS credentials in the environment (the pipeline assumes a role by OIDC).
+# The stack's outputs (ApiUrl, ApiKeySecretArn, ...) land in cdk/outputs-$(STAGE).json for the smoke run.
+.PHONY: deploy
+deploy: cdk-deps
+	@test -n "$(STAGE)" || { echo "deploy: set STAGE (dev or prod)" >&2; exit 2; }
+	cd $(CDK_DIR) && PATH="$(abspath $(VENV))/bin:$$PATH" JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 \
+		$(abspath $(CDK)) deploy --require-approval never -c stage=$(STAGE) $(STAGE) \
+		--outputs-file outputs-$(STAGE).json
+
+# `make smoke STAGE=dev`: the auto-tester's checks against the deployed stage, from `make deploy`'s outputs.
+# Exits non-zero when a check fails, so a pipeline stops before promoting.
+.PHONY: smoke
+smoke: $(VENV)/.run-deps
+	@test -n "$(STAGE)" || { echo "smoke: set STAGE (dev or prod)" >&2; exit 2; }
+	$(PY) -m chalicelib.cli autotest \
+		--url "$$($(PY) scripts/stack-output.py $(CDK_DIR)/outputs-$(STAGE).json ApiUrl)" \
+		--api-key-secret "$$($(PY) scripts/stack-output.py $(CDK_DIR)/outputs-$(STAGE).json ApiKeySecretArn)"

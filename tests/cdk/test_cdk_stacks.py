@@ -530,12 +530,26 @@ def test_stage_settings_reject_unknown_and_missing_keys():
         stages_from_context(CONTEXT, "staging")
 
 
-def test_lambda_deployment_package_holds_the_run_time_dependencies(synthesis):
-    """The zip Chalice built for the functions must hold every third-party package app.py imports."""
-    api = resources(synthesis, "dev", "AWS::Serverless::Function")["APIHandler"]
-    key = api["Properties"]["CodeUri"]["Key"].split(".zip")[0]
+def _asset_names(synthesis, resource: dict, uri: str) -> set[str]:
+    key = resource["Properties"][uri]["Key"].split(".zip")[0]
     assets = json.loads((synthesis.outdir / "dev.assets.json").read_text())["files"]
     with zipfile.ZipFile(synthesis.outdir / assets[key]["source"]["path"]) as package:
-        top_level = {name.split("/")[0] for name in package.namelist()}
-    assert {"app.py", "chalicelib", "pymysql", "fastavro", "aws_lambda_powertools"} <= top_level
-    assert "requests" in top_level, "chalicelib/autotester/checks.py imports requests: add it to requirements.txt"
+        return set(package.namelist())
+
+
+def test_functions_deploy_the_app_and_a_layer_the_run_time_dependencies(synthesis):
+    """The functions' zip holds only the app; the layer every function uses holds each package it imports."""
+    api = resources(synthesis, "dev", "AWS::Serverless::Function")["APIHandler"]
+    assert {name.split("/")[0] for name in _asset_names(synthesis, api, "CodeUri")} <= {
+        "app.py",
+        "chalicelib",
+        "chalice",
+    }
+    (layer_id, layer), *others = resources(synthesis, "dev", "AWS::Serverless::LayerVersion").items()
+    assert not others
+    site = "python/lib/python3.11/site-packages/"
+    installed = {name.removeprefix(site).split("/")[0] for name in _asset_names(synthesis, layer, "ContentUri")}
+    assert {"pymysql", "fastavro", "aws_lambda_powertools"} <= installed
+    assert "requests" in installed, "chalicelib/autotester/checks.py imports requests: add it to requirements.txt"
+    for name, function in resources(synthesis, "dev", "AWS::Serverless::Function").items():
+        assert {"Ref": layer_id} in function["Properties"].get("Layers", []), name
