@@ -6,7 +6,7 @@ restore or a Glue load writes rows without the per-row hooks), then `rebuild_der
 summary, as those paths do. Before timing, the summary-backed reports are checked equal to the
 straightforward query.
 
-Target (issue 4): p50 under 50 ms at both sizes, and at least 20x faster than the straightforward
+Target: p50 under 50 ms at both sizes, and at least 20x faster than the straightforward
 query at 1,000,000 rows.
 """
 
