@@ -1,7 +1,7 @@
 """1000-row `hired_employees` batch POSTs through `chalice local` on MySQL, beside the raw time to
 insert the same 1000 rows with one multi-row pymysql INSERT, measured in the same run.
 
-Target (issue 2): p50 at most 2.5x the raw insert, and under 50 ms.
+Target: p50 at most 2.5x the raw insert, and under 50 ms.
 """
 
 from __future__ import annotations

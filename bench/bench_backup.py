@@ -40,7 +40,8 @@ def write_rows(path: str, rows: int, seed: int = 42) -> None:
         for i in range(1, rows + 1):
             when = start + timedelta(seconds=rnd.randrange(4 * 365 * 86400))
             out.write(
-                f"{i}\t{rnd.choice(FIRST)} {rnd.choice(LAST)} {i}\t{when:%Y-%m-%d %H:%M:%S}\t{rnd.randint(1, 12)}\t{rnd.randint(1, 183)}\n"
+                f"{i}\t{rnd.choice(FIRST)} {rnd.choice(LAST)} {i}\t{when:%Y-%m-%d %H:%M:%S}"
+                f"\t{rnd.randint(1, 12)}\t{rnd.randint(1, 183)}\n"
             )
 
 

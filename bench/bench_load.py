@@ -6,8 +6,8 @@
     creates: no keys, no constraints; broken rows go in as NULLs);
 (c) the project's CLI, ``python -m chalicelib.cli load``, with every data rule and the rejection log.
 
-(b) and (c) run as subprocesses, each measuring its own peak RSS (VmHWM; see bench/measure.py). Target: (c) at least 0.5x the
-rows/s of (a), and under 256 MB peak. ``BENCH_LOAD_ROWS`` and ``BENCH_LOAD_REPEAT`` (best of N for (a)
+(b) and (c) run as subprocesses, each measuring its own peak RSS (VmHWM; see bench/measure.py). Target: (c) at
+least 0.5x the rows/s of (a), and under 256 MB peak. ``BENCH_LOAD_ROWS`` and ``BENCH_LOAD_REPEAT`` (best of N for (a)
 and (c)) change the defaults.
 """
 

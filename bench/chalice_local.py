@@ -20,8 +20,8 @@ def main() -> None:
     # Loading the app applied the stage's variables; this run's database and key replace them.
     os.environ.update(DATABASE_URL=database_url, API_KEY=api_key, LOG_LEVEL="ERROR")
     # Chalice's dev server writes headers and body as separate small segments; with Nagle's algorithm
-    # on, every response then waits ~40 ms for the client's delayed ACK. That is the dev server, not the
-    # app (API Gateway fronts it in AWS), so the benchmark server sends segments at once.
+    # on, every response then waits for the client's delayed ACK. That is the dev server, not the app
+    # (API Gateway fronts it in AWS), so the benchmark server sends segments at once.
     local.ChaliceRequestHandler.disable_nagle_algorithm = True
     server = cli_factory.create_local_server(app, config, "127.0.0.1", port)
     server.serve_forever()

@@ -23,12 +23,12 @@ from pathlib import Path
 import pymysql
 
 ROOT = Path(__file__).resolve().parent.parent
-MYSQL = dict(
-    host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
-    port=int(os.environ.get("MYSQL_PORT", "3306")),
-    user="root",
-    password="",
-)
+MYSQL = {
+    "host": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MYSQL_PORT", "3306")),
+    "user": "root",
+    "password": "",
+}
 WORK = ROOT / "bench" / "out"
 
 

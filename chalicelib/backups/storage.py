@@ -241,8 +241,7 @@ class S3Store(BackupStore):
         if delimiter:
             kwargs["Delimiter"] = "/"
         try:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(**kwargs):
-                yield page
+            yield from self.s3.get_paginator("list_objects_v2").paginate(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"s3://{self.bucket}/{prefix}: {exc}") from exc
 

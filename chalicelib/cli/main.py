@@ -199,7 +199,8 @@ def cmd_backups(args) -> int:
         state = "" if b["complete"] else "  (incomplete)"
         tables = ", ".join(f"{name} {info['rows']}" for name, info in b["tables"].items())
         print(
-            f"{b['backup']}  {b['created_at'] or '-':20}  {b['source'] or '-':8}  {b['bytes']:>12} bytes  {tables}{state}"
+            f"{b['backup']}  {b['created_at'] or '-':20}  {b['source'] or '-':8}  "
+            f"{b['bytes']:>12} bytes  {tables}{state}"
         )
     return 0
 

@@ -352,7 +352,8 @@ class RejectedRowsReport:
     def __init__(self, table: Table, spool_bytes: int = 4 << 20):
         self.table = table
         self.count = 0
-        self._file = tempfile.SpooledTemporaryFile(max_size=spool_bytes, mode="w+b")
+        # Kept open for the report's lifetime; close() (or leaving the with block) closes it.
+        self._file = tempfile.SpooledTemporaryFile(max_size=spool_bytes, mode="w+b")  # noqa: SIM115
         self._writer = csv.writer(_Utf8(self._file), lineterminator="\n")
         self._writer.writerow(["line", "reasons", *table.column_names])
 

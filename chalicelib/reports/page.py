@@ -25,13 +25,15 @@ QUARTER_COLOURS = ("#4477AA", "#66CCEE", "#228833", "#CCBB44")
 LABEL_CHARS = 30
 
 _CSS = """
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 2rem auto; max-width: 64rem; padding: 0 1rem; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
+       margin: 2rem auto; max-width: 64rem; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .25rem; } h2 { font-size: 1.2rem; margin-top: 2.2rem; }
 .note { color: #59636e; margin-top: 0; }
 form { margin: 1rem 0 1.5rem; } input[type=number] { width: 6rem; font: inherit; padding: .15rem .3rem; }
 table { border-collapse: collapse; margin: .5rem 0; min-width: 24rem; }
 th, td { padding: .3rem .75rem; border-bottom: 1px solid #d1d9e0; text-align: left; }
-th { background: #f6f8fa; position: sticky; top: 0; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f6f8fa; position: sticky; top: 0; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:hover { background: #f6f8fa; }
 figure { margin: 0; overflow-x: auto; } svg text { font: 12px system-ui, sans-serif; fill: #1f2328; }
 """
@@ -83,7 +85,8 @@ def quarter_chart_svg(year: int, departments: Sequence[tuple[int, str, list[int]
     for row, (_, name, quarters) in enumerate(departments):
         y = top + row * row_h
         out.append(
-            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end"><title>{escape(name)}</title>{escape(_short(name))}</text>'
+            f'<text x="{label_w - 8}" y="{y + 16}" text-anchor="end">'
+            f"<title>{escape(name)}</title>{escape(_short(name))}</text>"
         )
         x = float(label_w)
         for quarter, colour, hires in zip(QUARTERS, QUARTER_COLOURS, quarters):
@@ -139,6 +142,13 @@ def render(
         else "There are no departments."
     )
     chart_note = f"{_number(without)} department(s) with no hire in {year} not shown." if without > 0 else ""
+    hires_table = _table("hires-by-quarter-table", HIRES_BY_QUARTER_COLUMNS, hires_by_quarter, f"No hires in {year}.")
+    above_mean_table = _table(
+        "departments-above-mean-table",
+        DEPARTMENTS_ABOVE_MEAN_COLUMNS,
+        above_mean,
+        "No department hired more than the mean.",
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -163,11 +173,11 @@ def render(
 </figure>
 
 <h2 id="hires-by-quarter">Hires by quarter, per department and job</h2>
-{_table("hires-by-quarter-table", HIRES_BY_QUARTER_COLUMNS, hires_by_quarter, f"No hires in {year}.")}
+{hires_table}
 
 <h2 id="departments-above-mean">Departments hiring above the mean</h2>
 <p class="note">{escape(mean_note)}</p>
-{_table("departments-above-mean-table", DEPARTMENTS_ABOVE_MEAN_COLUMNS, above_mean, "No department hired more than the mean.")}
+{above_mean_table}
 </body>
 </html>
 """

@@ -7,6 +7,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 
+import fastavro
 import pytest
 
 from chalicelib import db as databases
@@ -16,8 +17,7 @@ from chalicelib.cli import main as cli
 from chalicelib.db.mysql import MysqlDatabase
 from chalicelib.db.sqlite import SqliteDatabase
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS, TABLES, avro_schema
-from tests.backups.test_backups import (  # noqa: F401  (fixtures)
-    backup_dir,
+from tests.backups.sample_data import (
     call,
     checksums,
     employee_rows,
@@ -134,7 +134,8 @@ def test_a_restore_keeps_the_foreign_keys_pointing_at_the_live_tables(client, he
     # ... and they are enforced against the restored tables.
     with pytest.raises(databases.IntegrityConflict):
         db.execute(
-            "INSERT INTO hired_employees (id, name, datetime, department_id, job_id) VALUES (9999, 'x', '2021-01-01 00:00:00', 77, 1)"
+            "INSERT INTO hired_employees (id, name, datetime, department_id, job_id) "
+            "VALUES (9999, 'x', '2021-01-01 00:00:00', 77, 1)"
         )
     with pytest.raises((databases.ReferencedRow, databases.IntegrityConflict)):
         db.execute("DELETE FROM departments WHERE id = 1")
@@ -259,9 +260,8 @@ def test_a_truncated_file_changes_nothing(client, headers, db, loaded, keep):
     data = path.read_bytes()
     if keep == "whole blocks":
         # Cut right after a sync marker: a valid Avro file with fewer rows; only the manifest tells.
-        import fastavro
-
-        sync = fastavro.reader(open(path, "rb"))._header["sync"]
+        with path.open("rb") as fh:
+            sync = fastavro.reader(fh)._header["sync"]
         cut = data.index(sync, len(data) // 2) + len(sync)
         path.write_bytes(data[:cut])
     else:

@@ -317,7 +317,8 @@ def test_the_chalice_deploy_trigger_runs_the_same_loader(tmp_path):
             s3.put_object(Bucket="{BUCKET}", Key="incoming/departments.csv", Body=b"1,Engineering\\n")
             with Client(app_module.app, stage_name="test", project_dir={str(ROOT)!r}) as client:
                 event = client.events.generate_s3_event(bucket="{BUCKET}", key="incoming/departments.csv")
-                event["Records"][0]["s3"]["object"]["eTag"] = s3.head_object(Bucket="{BUCKET}", Key="incoming/departments.csv")["ETag"].strip('"')
+                head = s3.head_object(Bucket="{BUCKET}", Key="incoming/departments.csv")
+                event["Records"][0]["s3"]["object"]["eTag"] = head["ETag"].strip('"')
                 print(json.dumps(client.lambda_.invoke("s3_upload", event).payload))
     """)
     env = dict(
