@@ -6,8 +6,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
-# Test folders for the trees outside chalicelib that have their own tests.
-OTHER_TREES = {"glue", "cdk"}
+# Test folders for what lives outside chalicelib: the Glue jobs, the CDK app, the Lambda package as deploy
+# builds it, and the CI/CD workflow.
+OTHER_TREES = {"glue", "cdk", "packaging", "pipeline"}
 # The one package whose __init__ is code: `connect(url)` is the database layer's front door.
 INIT_WITH_CODE = {"db"}
 
