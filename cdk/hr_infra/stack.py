@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack, Tags
@@ -17,16 +18,23 @@ from .nag import acknowledge_cdk_handlers
 from .settings import APP_NAME, StageSettings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT_DIR))  # the bucket layout is the app's: one definition of its prefixes
+from chalicelib.bucket_layout import REJECTED  # noqa: E402
 LOAD_JOB = "load-csv"
+BACKUP_JOB = "backup-avro"
 
 
-def glue_job_scripts(project_dir: Path = PROJECT_DIR) -> list[JobScript]:
-    """The three Glue jobs and their scripts under glue/."""
+def glue_job_scripts(project_dir: Path = PROJECT_DIR, backup_schedule: str | None = None) -> list[JobScript]:
+    """The three Glue jobs and their scripts under glue/; the backup job also runs on `backup_schedule`."""
     glue_dir = project_dir / "glue"
     return [
-        JobScript(LOAD_JOB, glue_dir / "load_csv.py", "Loads a CSV file too big for the S3 loader Lambda"),
-        JobScript("backup-avro", glue_dir / "backup_avro.py", "Backs up tables to Avro under backups/"),
-        JobScript("restore-avro", glue_dir / "restore_avro.py", "Restores one table from an Avro backup"),
+        JobScript(LOAD_JOB, glue_dir / "load_csv.py", "Loads a CSV file too big for the S3 loader Lambda",
+                  arguments={"REJECTED_PREFIX": "s3://{bucket}/" + REJECTED}, run_arguments=("SOURCE", "TABLE")),
+        # The same layout as the Lambda backup: backups/<id>/ under the data bucket.
+        JobScript(BACKUP_JOB, glue_dir / "backup_avro.py", "Backs up tables to Avro under backups/",
+                  arguments={"BACKUP_ROOT": "s3://{bucket}/"}, schedule=backup_schedule),
+        JobScript("restore-avro", glue_dir / "restore_avro.py", "Restores one table from an Avro backup",
+                  run_arguments=("TABLE", "BACKUP")),
     ]
 
 
@@ -49,7 +57,7 @@ class HrMigrationStack(Stack):
         database = Database(self, "Database", network=network, settings=settings)
         data = DataBucket(self, "Data", settings=settings)
         glue_jobs = GlueJobs(
-            self, "Glue", jobs=jobs if jobs is not None else glue_job_scripts(project_dir), project_dir=project_dir,
+            self, "Glue", jobs=jobs if jobs is not None else glue_job_scripts(project_dir, settings.glue_backup_schedule), project_dir=project_dir,
             network=network, database=database, data_bucket=data.bucket, settings=settings,
         )
         app = ChaliceApp(
