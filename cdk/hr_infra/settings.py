@@ -47,6 +47,8 @@ class StageSettings:
     glue_backup_schedule: str = "cron(30 2 * * ? *)"
     # At most this many S3 loader invocations at once, so a flood of uploads cannot exhaust the database.
     loader_reserved_concurrency: int = 5
+    # Alarm above this many database connections (set it near 80% of max_connections at dbMaxCapacityAcu).
+    db_connections_alarm: int = 100
     # API Gateway writes access logs only with an account-wide (per region) CloudWatch role. True: this
     # stage's stack sets it. Where stages share an account, set it in one of them only.
     api_gateway_account_role: bool = True

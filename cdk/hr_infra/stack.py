@@ -8,7 +8,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
-from .api import AUTO_TESTER, S3_LOADER, ChaliceApp
+from .api import API_HANDLER, API_STAGE, AUTO_TESTER, S3_LOADER, SCHEDULED_BACKUP, ChaliceApp
 from .data_bucket import DataBucket
 from .database import Database
 from .glue_jobs import GlueJobs, JobScript
@@ -69,11 +69,18 @@ class HrMigrationStack(Stack):
             data.notify_loader(app.function(S3_LOADER))
 
         monitoring = Monitoring(self, "Monitoring", settings=settings)
-        for name in app.functions:
+        for name, function in app.functions.items():
             monitoring.lambda_errors(name, app.function_name(name))
+            monitoring.lambda_throttles(name, app.function_name(name))
+            monitoring.lambda_duration(name, app.function_name(name), function.timeout)
+        monitoring.api(settings.stack_name, API_STAGE)
+        monitoring.failed_events(app.failed_events.queues)
+        monitoring.data_metrics([app.log_groups[n] for n in (API_HANDLER, S3_LOADER, SCHEDULED_BACKUP) if n in app.log_groups])
         monitoring.auto_tester_failures(settings.auto_tester_rate)
         monitoring.database(database.cluster)
         monitoring.glue_job_failures([job.job_name for job in glue_jobs.jobs.values()])
+        monitoring.dashboard(functions={n: app.function_name(n) for n in app.functions},
+                             auto_tester_rate=settings.auto_tester_rate)
 
         self.app = app
         self.database = database
