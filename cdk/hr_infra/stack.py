@@ -16,6 +16,7 @@ from .monitoring import AUTO_TESTER_NAMESPACE, Monitoring
 from .network import Network
 from .nag import acknowledge_cdk_handlers
 from .settings import APP_NAME, StageSettings
+from .smoke import SmokeRun
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_DIR))  # the bucket layout is the app's: one definition of its prefixes
@@ -106,4 +107,5 @@ class HrMigrationStack(Stack):
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 
+        self.smoke_run = SmokeRun(self, "SmokeRun", app=app, settings=settings)
         acknowledge_cdk_handlers(self)
