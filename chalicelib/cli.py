@@ -192,6 +192,18 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_autotest(args) -> int:
+    """The auto-tester's checks against a deployed API, once; exit status 1 if any endpoint failed."""
+    from chalicelib import autotester
+
+    key = args.api_key or os.environ.get("API_KEY") or (autotester.api_key(args.api_key_secret) if args.api_key_secret else None)
+    if not key:
+        raise CliError("give --api-key, --api-key-secret ARN or $API_KEY")
+    report = autotester.check_all(args.url, key)
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0 if report.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     p.add_argument("--database", help=f"sqlite:///path.db or mysql://user:password@host:port/db "
@@ -245,6 +257,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--with-dependents", action="store_true",
                    help="also restore the tables referencing it, from the same backup")
     s.set_defaults(func=cmd_restore)
+
+    s = sub.add_parser("autotest", help="run the auto-tester's checks against a deployed API (exit 1 on failure)")
+    s.add_argument("--url", required=True, help="the API's base URL (the stack output ApiUrl)")
+    key = s.add_mutually_exclusive_group()
+    key.add_argument("--api-key", help="the API key's value (default: $API_KEY)")
+    key.add_argument("--api-key-secret", metavar="ARN", help="a Secrets Manager secret holding the key (ApiKeySecretArn)")
+    s.set_defaults(func=cmd_autotest)
     return p
 
 

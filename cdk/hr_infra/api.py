@@ -125,7 +125,6 @@ class ChaliceApp(Construct):
                     "DB_HOST": database.proxy_endpoint,
                     "DB_NAME": DB_NAME,
                     "DATA_BUCKET": data_bucket.bucket_name,
-                    "GLUE_LOAD_JOB": load_job_name,
                     "LOADER_MAX_BYTES": str(settings.loader_max_bytes),
                 },
             },
@@ -136,6 +135,11 @@ class ChaliceApp(Construct):
                 raise ValueError(f"app.py defines no function with logical id {name!r} (found {sorted(self.functions)})")
         if S3_LOADER in self.functions:
             self._use_role(S3_LOADER, self.loader_role)
+            # Only the loader starts the load job, so only it is told which one.
+            self.chalice.add_environment_variable("GLUE_LOAD_JOB", load_job_name, S3_LOADER)
+        for name, function in self.functions.items():
+            if name != S3_LOADER:  # .chalice/config.json names it for every function under `chalice deploy`
+                function.add_property_deletion_override("Environment.Variables.GLUE_LOAD_JOB")
         else:
             Annotations.of(self).add_warning_v2(
                 "hr:no-s3-loader", "app.py has no s3_loader function: objects put in incoming/ will not be loaded"
@@ -143,7 +147,7 @@ class ChaliceApp(Construct):
         self._use_role(AUTO_TESTER, self.auto_tester_role)
         tester = self.functions[AUTO_TESTER]
         tester.add_property_deletion_override("VpcConfig")
-        for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "GLUE_LOAD_JOB", "LOADER_MAX_BYTES"):
+        for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "LOADER_MAX_BYTES"):
             # The auto-tester is a client of the API: it is told nothing about the data behind it.
             tester.add_property_deletion_override(f"Environment.Variables.{variable}")
         self.endpoint = ApiEndpoint(
