@@ -34,3 +34,14 @@ smoke: $(VENV)/.run-deps
 	$(PY) -m chalicelib.cli autotest \
 		--url "$$($(PY) scripts/stack-output.py $(CDK_DIR)/outputs-$(STAGE).json ApiUrl)" \
 		--api-key-secret "$$($(PY) scripts/stack-output.py $(CDK_DIR)/outputs-$(STAGE).json ApiKeySecretArn)"
+
+# checkov and the SAM translator pin their own boto3: the deployed-template scan gets a virtualenv of
+# its own, inside the project's (tests/cdk/test_deployed_scan.py looks for it there).
+CHECKOV_VENV := $(VENV)/checkov
+
+$(CHECKOV_VENV)/.installed: $(CDK_DIR)/requirements-checkov.txt | $(VENV)/bin/python
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q -r $(CDK_DIR)/requirements-checkov.txt
+	touch $@
+
+test: $(CHECKOV_VENV)/.installed

@@ -18,6 +18,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from .database import Database
+from .failed_events import FailedEvents
 from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
 from .network import Network
 from .settings import DB_NAME, StageSettings
@@ -26,6 +27,9 @@ from .settings import DB_NAME, StageSettings
 API_HANDLER = "APIHandler"  # every route
 S3_LOADER = "S3Loader"  # @app.lambda_function(name="s3_loader")
 AUTO_TESTER = "AutoTester"  # @app.schedule, def auto_tester
+SCHEDULED_BACKUP = "ScheduledBackup"  # @app.schedule(name="scheduled_backup")
+# Invoked asynchronously (S3 notifications, EventBridge schedules): their failed events need a destination.
+ASYNC_FUNCTIONS = (S3_LOADER, SCHEDULED_BACKUP, AUTO_TESTER)
 REST_API = "RestAPI"
 API_STAGE = "api"  # `api_gateway_stage` in .chalice/config.json
 # What API Gateway writes per request ($context variables), as one JSON object.
@@ -43,6 +47,23 @@ ACCESS_LOG_FORMAT = {
     "integrationLatencyMs": "$context.integrationLatency",
     "error": "$context.error.message",
 }
+# Errors API Gateway answers itself, in the app's shape {"error", "detail"}: response type -> (status, error).
+# A None status keeps the type's own (DEFAULT_4XX/5XX cover every type not listed).
+GATEWAY_RESPONSES: dict[str, tuple[str | None, str]] = {
+    "DEFAULT_4XX": (None, "request refused"),
+    "DEFAULT_5XX": (None, "gateway error"),
+    "API_KEY_INVALID": ("403", "forbidden"),
+    "MISSING_AUTHENTICATION_TOKEN": ("403", "forbidden"),
+    "ACCESS_DENIED": ("403", "forbidden"),
+    "THROTTLED": ("429", "too many requests"),
+    "QUOTA_EXCEEDED": ("429", "quota exceeded"),
+    "REQUEST_TOO_LARGE": ("413", "payload too large"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported media type"),
+    "INTEGRATION_TIMEOUT": ("504", "gateway timeout"),
+    "INTEGRATION_FAILURE": ("504", "gateway error"),
+}
+# $context.error.messageString is the gateway's message as a quoted JSON string.
+GATEWAY_RESPONSE_TEMPLATE = '{{"error": "{error}", "detail": $context.error.messageString}}'
 
 
 @dataclass(frozen=True)
@@ -127,7 +148,6 @@ class ChaliceApp(Construct):
                     "DB_HOST": database.proxy_endpoint,
                     "DB_NAME": DB_NAME,
                     "DATA_BUCKET": data_bucket.bucket_name,
-                    "GLUE_LOAD_JOB": load_job_name,
                     "LOADER_MAX_BYTES": str(settings.loader_max_bytes),
                 },
             },
@@ -140,6 +160,11 @@ class ChaliceApp(Construct):
                 )
         if S3_LOADER in self.functions:
             self._use_role(S3_LOADER, self.loader_role)
+            # Only the loader starts the load job, so only it is told which one.
+            self.chalice.add_environment_variable("GLUE_LOAD_JOB", load_job_name, S3_LOADER)
+        for name, function in self.functions.items():
+            if name != S3_LOADER:  # .chalice/config.json names it for every function under `chalice deploy`
+                function.add_property_deletion_override("Environment.Variables.GLUE_LOAD_JOB")
         else:
             Annotations.of(self).add_warning_v2(
                 "hr:no-s3-loader", "app.py has no s3_loader function: objects put in incoming/ will not be loaded"
@@ -147,7 +172,7 @@ class ChaliceApp(Construct):
         self._use_role(AUTO_TESTER, self.auto_tester_role)
         tester = self.functions[AUTO_TESTER]
         tester.add_property_deletion_override("VpcConfig")
-        for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "GLUE_LOAD_JOB", "LOADER_MAX_BYTES"):
+        for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "LOADER_MAX_BYTES"):
             # The auto-tester is a client of the API: it is told nothing about the data behind it.
             tester.add_property_deletion_override(f"Environment.Variables.{variable}")
         self.endpoint = ApiEndpoint(
@@ -174,6 +199,60 @@ class ChaliceApp(Construct):
             self.log_groups[name] = group
 
         self.access.attach(rest_api_id=self.endpoint.rest_api_id)
+        self._harden_api(settings)
+        self._trace_and_limit(settings)
+        self.failed_events = FailedEvents(
+            self,
+            "FailedEvents",
+            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+        )
+        for name in ASYNC_FUNCTIONS:
+            if name in self.functions:
+                self.failed_events.add(name, self.function_name(name), roles.get(name, self.app_role))
+
+    def _harden_api(self, settings: StageSettings) -> None:
+        """The stage's own throttling (below the usage plan's, for callers without a key too), execution
+        logs of errors only (never bodies), metrics, X-Ray, a per-stage API name, one error shape."""
+        rest_api = self.chalice.sam_template.get_resource(REST_API)
+        rest_api.add_property_override("Name", settings.stack_name)  # the ApiName dimension of its metrics
+        rest_api.add_property_override("TracingEnabled", True)
+        rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "MetricsEnabled": True,
+                    "LoggingLevel": "ERROR",
+                    "DataTraceEnabled": False,
+                    "ThrottlingRateLimit": settings.api_throttle_rate_per_second,
+                    "ThrottlingBurstLimit": settings.api_throttle_burst,
+                }
+            ],
+        )
+        rest_api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
+
+    def _trace_and_limit(self, settings: StageSettings) -> None:
+        """X-Ray on every function; reserved concurrency where a runaway would exhaust the database."""
+        for role in (self.app_role, self.loader_role, self.auto_tester_role):
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="XRayTraces",
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    resources=["*"],
+                )
+            )
+            acknowledge(
+                role,
+                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions",
+                "IAM5[Resource::*]",
+            )
+        for function in self.functions.values():
+            function.add_property_override("Tracing", "Active")
+        limits = {S3_LOADER: settings.loader_reserved_concurrency, SCHEDULED_BACKUP: 1}
+        for name, limit in limits.items():
+            if name in self.functions:
+                self.functions[name].add_property_override("ReservedConcurrentExecutions", limit)
 
     def _access_logs(self, settings: StageSettings) -> None:
         """One JSON line per API request (caller, key id, route, status, latencies) in a log group with the
@@ -315,9 +394,22 @@ class ApiAccess(Construct):
         Validations.of(self.usage_plan).acknowledge(
             Acknowledgment(
                 id="CloudFormation-Validate::F1020",
-                reason="RestAPI.Stage is the stage the Serverless transform generates for the Chalice API; SAM resolves it",
+                reason=(
+                    "RestAPI.Stage is the stage the Serverless transform generates for the Chalice API; SAM resolves it"
+                ),
             )
         )
         apigateway.CfnUsagePlanKey(
             self, "UsagePlanKey", key_id=self.key.ref, key_type="API_KEY", usage_plan_id=self.usage_plan.ref
         )
+
+
+def gateway_responses() -> dict:
+    """`x-amazon-apigateway-gateway-responses` for GATEWAY_RESPONSES."""
+    responses = {}
+    for kind, (status, error) in GATEWAY_RESPONSES.items():
+        response: dict = {"responseTemplates": {"application/json": GATEWAY_RESPONSE_TEMPLATE.format(error=error)}}
+        if status:
+            response["statusCode"] = status
+        responses[kind] = response
+    return responses

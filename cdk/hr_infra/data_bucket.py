@@ -24,14 +24,14 @@ class DataBucket(Construct):
     def __init__(self, scope: Construct, id: str, *, settings: StageSettings) -> None:
         super().__init__(scope, id)
         # What both buckets are: encrypted, private, TLS only, owned by this account; kept in prod only.
-        private = dict(
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
-            auto_delete_objects=not settings.is_prod,
-        )
+        private = {
+            "encryption": s3.BucketEncryption.S3_MANAGED,
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "enforce_ssl": True,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            "removal_policy": RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
+            "auto_delete_objects": not settings.is_prod,
+        }
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aws_cdk import Aws, Duration, Stack
@@ -23,11 +24,19 @@ from .settings import DB_NAME, StageSettings
 
 @dataclass(frozen=True)
 class JobScript:
-    """One Glue job: its short name (``load-csv``), script and what it does."""
+    """One Glue job: its short name (``load-csv``), script and what it does.
+
+    `arguments` are the job's own default arguments (names without ``--``; ``{bucket}`` is the data
+    bucket's name), `run_arguments` the parameters its caller passes to each run, and `schedule` a
+    Glue ``cron(...)`` expression when the job also runs on its own.
+    """
 
     name: str
     script: Path
     description: str
+    arguments: Mapping[str, str] = field(default_factory=dict)
+    run_arguments: tuple[str, ...] = ()
+    schedule: str | None = None
 
 
 class GlueJobs(Construct):
@@ -222,9 +231,22 @@ class GlueJobs(Construct):
                 timeout=Duration.minutes(settings.glue_timeout_minutes),
                 default_arguments={
                     "--DB_SECRET_ARN": database.secret.secret_arn,
-                    "--DATA_BUCKET": data_bucket.bucket_name,
+                    **{
+                        f"--{name}": value.format(bucket=data_bucket.bucket_name)
+                        for name, value in job.arguments.items()
+                    },
                 },
             )
+            if job.schedule:
+                glue.CfnTrigger(
+                    self,
+                    f"{_construct_id(job.name)}Schedule",
+                    type="SCHEDULED",
+                    schedule=job.schedule,
+                    start_on_creation=True,
+                    description=f"{stack.stack_name}: runs {job.name} on its schedule",
+                    actions=[glue.CfnTrigger.ActionProperty(job_name=self.jobs[job.name].job_name)],
+                )
 
     def job_name(self, name: str) -> str:
         return self.jobs[name].job_name

@@ -52,6 +52,12 @@ class StageSettings:
     glue_timeout_minutes: int
     loader_max_bytes: int
     alarm_email: str = ""
+    # When the Glue backup job runs (a Glue cron expression, UTC), for tables too big for the Lambda backup.
+    glue_backup_schedule: str = "cron(30 2 * * ? *)"
+    # At most this many S3 loader invocations at once, so a flood of uploads cannot exhaust the database.
+    loader_reserved_concurrency: int = 5
+    # Alarm above this many database connections (set it near 80% of max_connections at dbMaxCapacityAcu).
+    db_connections_alarm: int = 100
     # API Gateway writes access logs only with an account-wide (per region) CloudWatch role. True: this
     # stage's stack sets it. Where stages share an account, set it in one of them only.
     api_gateway_account_role: bool = True
@@ -88,8 +94,10 @@ class StageSettings:
                 raise ValueError(f"stage {stage!r}: missing setting {key!r}")
         if not values["auto_tester_rate"].startswith(("rate(", "cron(")):
             raise ValueError(f"stage {stage!r}: autoTesterRate must be a rate(...) or cron(...) expression")
+        if not values.get("glue_backup_schedule", "cron(").startswith("cron("):
+            raise ValueError(f"stage {stage!r}: glueBackupSchedule must be a cron(...) expression (Glue takes no rate)")
         settings = cls(**values)
-        settings.log_retention  # validates the day count
+        _ = settings.log_retention  # validates the day count
         return settings
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack, Tags
 from constructs import Construct
 
-from .api import AUTO_TESTER, S3_LOADER, ChaliceApp
+from .api import API_HANDLER, API_STAGE, AUTO_TESTER, S3_LOADER, SCHEDULED_BACKUP, ChaliceApp
 from .data_bucket import DataBucket
 from .database import Database
 from .glue_jobs import GlueJobs, JobScript
@@ -15,18 +16,41 @@ from .monitoring import AUTO_TESTER_NAMESPACE, Monitoring
 from .nag import acknowledge_cdk_handlers
 from .network import Network
 from .settings import APP_NAME, StageSettings
+from .smoke import SmokeRun
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT_DIR))  # the bucket layout is the app's: one definition of its prefixes
+from chalicelib.loading.bucket_layout import REJECTED  # noqa: E402
+
 LOAD_JOB = "load-csv"
+BACKUP_JOB = "backup-avro"
 
 
-def glue_job_scripts(project_dir: Path = PROJECT_DIR) -> list[JobScript]:
-    """The three Glue jobs and their scripts under glue/."""
+def glue_job_scripts(project_dir: Path = PROJECT_DIR, backup_schedule: str | None = None) -> list[JobScript]:
+    """The three Glue jobs and their scripts under glue/; the backup job also runs on `backup_schedule`."""
     glue_dir = project_dir / "glue"
     return [
-        JobScript(LOAD_JOB, glue_dir / "load_csv.py", "Loads a CSV file too big for the S3 loader Lambda"),
-        JobScript("backup-avro", glue_dir / "backup_avro.py", "Backs up tables to Avro under backups/"),
-        JobScript("restore-avro", glue_dir / "restore_avro.py", "Restores one table from an Avro backup"),
+        JobScript(
+            LOAD_JOB,
+            glue_dir / "load_csv.py",
+            "Loads a CSV file too big for the S3 loader Lambda",
+            arguments={"REJECTED_PREFIX": "s3://{bucket}/" + REJECTED},
+            run_arguments=("SOURCE", "TABLE"),
+        ),
+        # The same layout as the Lambda backup: backups/<id>/ under the data bucket.
+        JobScript(
+            BACKUP_JOB,
+            glue_dir / "backup_avro.py",
+            "Backs up tables to Avro under backups/",
+            arguments={"BACKUP_ROOT": "s3://{bucket}/"},
+            schedule=backup_schedule,
+        ),
+        JobScript(
+            "restore-avro",
+            glue_dir / "restore_avro.py",
+            "Restores one table from an Avro backup",
+            run_arguments=("TABLE", "BACKUP"),
+        ),
     ]
 
 
@@ -68,7 +92,7 @@ class HrMigrationStack(Stack):
         glue_jobs = GlueJobs(
             self,
             "Glue",
-            jobs=jobs if jobs is not None else glue_job_scripts(project_dir),
+            jobs=jobs if jobs is not None else glue_job_scripts(project_dir, settings.glue_backup_schedule),
             project_dir=project_dir,
             network=network,
             database=database,
@@ -91,11 +115,21 @@ class HrMigrationStack(Stack):
             data.notify_loader(app.function(S3_LOADER))
 
         monitoring = Monitoring(self, "Monitoring", settings=settings)
-        for name in app.functions:
+        for name, function in app.functions.items():
             monitoring.lambda_errors(name, app.function_name(name))
+            monitoring.lambda_throttles(name, app.function_name(name))
+            monitoring.lambda_duration(name, app.function_name(name), function.timeout)
+        monitoring.api(settings.stack_name, API_STAGE)
+        monitoring.failed_events(app.failed_events.queues)
+        monitoring.data_metrics(
+            [app.log_groups[n] for n in (API_HANDLER, S3_LOADER, SCHEDULED_BACKUP) if n in app.log_groups]
+        )
         monitoring.auto_tester_failures(settings.auto_tester_rate)
         monitoring.database(database.cluster)
         monitoring.glue_job_failures([job.job_name for job in glue_jobs.jobs.values()])
+        monitoring.dashboard(
+            functions={n: app.function_name(n) for n in app.functions}, auto_tester_rate=settings.auto_tester_rate
+        )
 
         self.app = app
         self.database = database
@@ -125,4 +159,5 @@ class HrMigrationStack(Stack):
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 
+        self.smoke_run = SmokeRun(self, "SmokeRun", app=app, settings=settings)
         acknowledge_cdk_handlers(self)

@@ -213,6 +213,20 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_autotest(args) -> int:
+    """The auto-tester's checks against a deployed API, once; exit status 1 if any endpoint failed."""
+    from chalicelib.autotester import checks as autotester
+
+    key = args.api_key or os.environ.get("API_KEY")
+    if not key and args.api_key_secret:
+        key = autotester.api_key(args.api_key_secret)
+    if not key:
+        raise CliError("give --api-key, --api-key-secret ARN or $API_KEY")
+    report = autotester.check_all(args.url, key)
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0 if report.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     p.add_argument(
@@ -291,14 +305,31 @@ def parser() -> argparse.ArgumentParser:
         "--with-dependents", action="store_true", help="also restore the tables referencing it, from the same backup"
     )
     s.set_defaults(func=cmd_restore)
+
+    s = sub.add_parser("autotest", help="run the auto-tester's checks against a deployed API (exit 1 on failure)")
+    s.add_argument("--url", required=True, help="the API's base URL (the stack output ApiUrl)")
+    key = s.add_mutually_exclusive_group()
+    key.add_argument("--api-key", help="the API key's value (default: $API_KEY)")
+    key.add_argument(
+        "--api-key-secret", metavar="ARN", help="a Secrets Manager secret holding the key (ApiKeySecretArn)"
+    )
+    s.set_defaults(func=cmd_autotest)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    level = logger.log_level
     if not args.verbose:
         # Rejected rows are in the rejection log and the summary; one JSON log line each is for -v.
         logger.setLevel("ERROR")
+    try:
+        return _run(args)
+    finally:
+        logger.setLevel(level)  # an in-process caller (a test, the smoke run) keeps its own log level
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except CliError as exc:
