@@ -1,15 +1,23 @@
-"""The reports over HTTP: `year` and the format from the request, JSON or CSV out, and the HTML page."""
+"""The reports over HTTP: `year` and the format from the request, JSON or CSV out, and the HTML page.
+
+Each report of `reports.REPORTS` answers at ``/reports/<name>`` and at each of its aliases.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
+from chalice import Blueprint, Response
 
-from chalicelib.api.common import ApiError, json_response
+from chalicelib.api.errors import ApiError, handles_errors
+from chalicelib.api.responses import json_response
+from chalicelib.api.stage import database
 from chalicelib.db import Database
 from chalicelib.reports import page as report_page
 from chalicelib.reports import queries as reports
+
+blueprint = Blueprint(__name__)
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -19,7 +27,9 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 
 
@@ -91,3 +101,33 @@ def page_response(request: Any, db: Database) -> Response:
         api_key=(request.query_params or {}).get("api_key") or None,
     )
     return Response(body=html, status_code=200, headers=PAGE_HEADERS)
+
+
+def report_paths(report: reports.Report) -> list[str]:
+    """The paths a report answers at: its own under /reports, then its aliases."""
+    return [f"/reports/{report.name}", *(f"/{alias}" for alias in report.aliases)]
+
+
+def _report_view(report: reports.Report, path: str) -> Callable[[], Response]:
+    def view() -> Response:
+        return report_response(blueprint.current_request, database(), report.name)
+
+    view.__name__ = path.strip("/").replace("/", "_").replace("-", "_")
+    return view
+
+
+def _route_reports() -> None:
+    for report in reports.REPORTS.values():
+        for path in report_paths(report):
+            blueprint.route(path, methods=["GET"], api_key_required=True)(handles_errors(_report_view(report, path)))
+
+
+_route_reports()
+
+
+# For people: both reports and a chart. In AWS the key must still come as the x-api-key header (API
+# Gateway does not read ?api_key=): open it through a proxy or extension that adds it.
+@blueprint.route("/reports", methods=["GET"], api_key_required=True)
+@handles_errors
+def reports_page():
+    return page_response(blueprint.current_request, database())

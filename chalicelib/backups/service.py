@@ -58,12 +58,11 @@ _MIN_SECONDS = -30610224000
 _MAX_SECONDS = 253402300799
 
 
-# -- errors: each knows the HTTP answer it becomes ----------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 
 
 class BackupError(Exception):
-    status = 500
-    error = "backup failed"
+    """A backup or restore that cannot be done; `detail` is a message or a JSON-able explanation."""
 
     def __init__(self, detail: Any):
         super().__init__(detail if isinstance(detail, str) else json.dumps(detail, default=str))
@@ -71,31 +70,27 @@ class BackupError(Exception):
 
 
 class InvalidRequest(BackupError):
-    status, error = 400, "invalid request"
+    """Tables or a backup location named wrongly."""
 
 
 class BackupNotFound(BackupError):
-    status, error = 404, "backup not found"
+    """No backup, or no file of one, where the request says."""
 
 
 class InvalidBackup(BackupError):
     """Corrupt or truncated data, a schema that is not the table's, or a row that breaks a data rule."""
 
-    status, error = 422, "invalid backup"
-
 
 class RestoreRefused(BackupError):
     """The restore would leave other tables' rows naming ids the restored table no longer has."""
 
-    status, error = 409, "restore would break references"
-
 
 class StorageUnavailable(BackupError):
-    status, error = 503, "backup storage unavailable"
+    """The backup store cannot be read or written."""
 
 
 class BackupNotConfigured(BackupError):
-    status, error = 503, "backups not configured"
+    """The stage has no (valid) backup location or retention."""
 
 
 # -- configuration ----------------------------------------------------------------------------------
@@ -543,7 +538,8 @@ def read_chunks(store: BackupStore, data: TableData, chunk_rows: int = RESTORE_C
             raise StorageUnavailable(str(exc)) from exc
     if data.expected_rows is not None and total != data.expected_rows:
         raise InvalidBackup(
-            f"{store.location}/{data.path}: has {total} rows but its manifest says {data.expected_rows}: truncated or altered"
+            f"{store.location}/{data.path}: has {total} rows but its manifest says {data.expected_rows}: "
+            "truncated or altered"
         )
     if chunk:
         yield chunk
@@ -608,9 +604,9 @@ def restore(
 ) -> dict:
     """Replace `table`'s rows (and with `with_dependents` its dependents') with a backup's, atomically.
 
-    Nothing changes on any failure: InvalidBackup (422), BackupNotFound (404), RestoreRefused (409:
-    other tables name ids the backup lacks; restore them too with `with_dependents`),
-    StorageUnavailable or DatabaseUnavailable (503). The rejection log is not touched.
+    Nothing changes on any failure: InvalidBackup, BackupNotFound, RestoreRefused (other tables name
+    ids the backup lacks; restore them too with `with_dependents`), StorageUnavailable or a
+    DatabaseError. The rejection log is not touched.
     """
     tables = restore_set(table, with_dependents)
     sources = locate(store, ref, tables)

@@ -9,6 +9,7 @@ import sys
 import time
 
 from chalicelib import db as databases
+from chalicelib.api.errors import error_title
 from chalicelib.backups import layout as backup_layout
 from chalicelib.backups import service as backups
 from chalicelib.cli import progress
@@ -339,7 +340,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: database: {exc}", file=sys.stderr)
         return 1
     except backups.BackupError as exc:
-        print(f"error: {exc.error}: {exc}", file=sys.stderr)
+        print(f"error: {error_title(exc)}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,10 +1,9 @@
-"""CSV uploads over HTTP: a body loaded like a file from S3, or a presigned URL to put a big file in S3.
+"""CSV uploads: a body loaded like a file from S3, or a presigned URL to put a big file in S3.
 
-`POST /uploads/{table}` answers like a batch insert: 201 when every row was stored (or was identical
-to a stored row), 207 when some were rejected, 422 when all were, with the counts and the first
-`loader.KEEP_REJECTIONS` rejected rows (line, row, reasons); 400 for a body that is empty, not UTF-8
-or not CSV, with nothing stored. In AWS a body is capped at about 6 MB (Lambda's payload limit): bigger
-files go to S3 through `POST /uploads/{table}/url` and are loaded by the S3 loader.
+`load_body` loads the body through the file loader and returns its result (the counts and the first
+`loader.KEEP_REJECTIONS` rejected rows); a body that is empty (EmptyUpload), not UTF-8 or not CSV
+(loader.UnreadableFile) stores nothing. In AWS a body is capped at about 6 MB (Lambda's payload
+limit): bigger files go to S3 through a presigned URL (`upload_url`) and are loaded by the S3 loader.
 """
 
 from __future__ import annotations
@@ -15,51 +14,58 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.api import common as api
 from chalicelib.db import Database
 from chalicelib.loading import loader
 from chalicelib.loading.bucket_layout import INCOMING
 from chalicelib.rules.dictionary import Table
 from chalicelib.runtime.settings import Settings
 
-CSV_CONTENT_TYPES = ["text/csv", "application/csv", "text/plain"]
 PRESIGNED_SECONDS = 15 * 60
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\.csv$")
 
 
-def load_body(db: Database, table: Table, body: bytes | None) -> Any:
-    """Load an uploaded CSV body into `table` through the file loader; the response to send."""
+class EmptyUpload(ValueError):
+    """An uploaded body with no CSV rows. Nothing was written."""
+
+
+class InvalidFilename(ValueError):
+    """A requested upload filename that is not a plain ``.csv`` name."""
+
+
+class UploadsNotConfigured(RuntimeError):
+    """The stage has no data bucket to upload to."""
+
+
+class UploadUrlUnavailable(RuntimeError):
+    """An upload URL cannot be signed (no credentials, no region): the stage's problem, not the caller's."""
+
+
+def load_body(db: Database, table: Table, body: bytes | None) -> loader.LoadResult:
+    """Load an uploaded CSV body into `table` through the file loader; EmptyUpload or
+    loader.UnreadableFile (nothing stored) for a body that cannot be loaded as a whole."""
     if not body or not body.strip():
-        raise api.ApiError(400, "empty file", "the body has no CSV rows; send the file with Content-Type: text/csv")
+        raise EmptyUpload("the body has no CSV rows; send the file with Content-Type: text/csv")
     # The same body uploaded again is the same source: its rejections are not logged twice.
     source = f"upload:{table.name}:sha256:{hashlib.sha256(body).hexdigest()}"
     open_body = loader.open_bytes(body)
-    try:
-        checked = loader.check(open_body, table)
-        if not checked.records:
-            raise api.ApiError(400, "empty file", "the body has only blank lines")
-        result = loader.load(db, table, open_body, source, checked=checked)
-    except loader.UnreadableFile as exc:
-        raise api.ApiError(400, "unreadable file", str(exc)) from None
-    return api.json_response(result.to_dict(), api.batch_status(result.inserted, result.unchanged, result.rejected))
+    checked = loader.check(open_body, table)
+    if not checked.records:
+        raise EmptyUpload("the body has only blank lines")
+    return loader.load(db, table, open_body, source, checked=checked)
 
 
 def upload_url(settings: Settings, table: Table, filename: Any = None, s3: Any = None) -> dict:
     """A presigned S3 PUT URL for a new object under ``incoming/<table>/``, valid `PRESIGNED_SECONDS`."""
     if not settings.data_bucket:
-        raise api.ApiError(
-            503,
-            "uploads to S3 are not configured",
-            f"DATA_BUCKET is not set on this stage; POST the CSV to /uploads/{table.name} instead",
+        raise UploadsNotConfigured(
+            f"DATA_BUCKET is not set on this stage; POST the CSV to /uploads/{table.name} instead"
         )
     if filename is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         filename = f"{stamp}-{uuid.uuid4().hex[:8]}.csv"
     elif not isinstance(filename, str) or not _SAFE_NAME.match(filename):
-        raise api.ApiError(
-            400,
-            "invalid filename",
-            "filename must end in .csv and use only letters, digits, '.', '_' and '-' (at most 200 characters)",
+        raise InvalidFilename(
+            "filename must end in .csv and use only letters, digits, '.', '_' and '-' (at most 200 characters)"
         )
     key = f"{INCOMING}{table.name}/{filename}"
     if s3 is None:
@@ -74,7 +80,7 @@ def upload_url(settings: Settings, table: Table, filename: Any = None, s3: Any =
             ExpiresIn=PRESIGNED_SECONDS,
         )
     except Exception as exc:  # no credentials, no region: a configuration problem, not the client's
-        raise api.ApiError(503, "cannot sign an upload URL", str(exc)) from None
+        raise UploadUrlUnavailable(str(exc)) from None
     return {
         "url": url,
         "method": "PUT",
