@@ -30,7 +30,6 @@ JSON_ROUTES = [
     ("/uploads/departments/url", '{{"filename": {v}}}', {"DATA_BUCKET": "hr-data-test"}),
     ("/admin/schema", '{{"confirm": {v}}}', {}),
 ]
-ROUTE_IDS = [path for path, _, _ in JSON_ROUTES]
 
 LONE_SURROGATE = '"\\ud800"'  # a JSON escape: decodes to a str that cannot be encoded as UTF-8
 HUGE_INTEGER = "7" * 5000  # past Python's int-digits limit (4300)
