@@ -9,9 +9,11 @@ from chalice import Chalice
 
 from chalicelib import __version__
 from chalicelib.api import common as api
+from chalicelib.api import jobs as job_http
 from chalicelib.api import reports as report_http
 from chalicelib.autotester import checks as autotester
 from chalicelib.backups import service as backups
+from chalicelib.jobs import service as jobs
 from chalicelib.loading import ingest, s3_events, uploads
 from chalicelib.rules.dictionary import table as dictionary_table
 from chalicelib.rules.validation import row_to_dict
@@ -21,6 +23,7 @@ app = Chalice(app_name="hr-migration")
 app.api.binary_types = [t for t in app.api.binary_types if t != "application/octet-stream"]
 
 JSON_BODIES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+app.register_blueprint(job_http.blueprint, url_prefix=job_http.PREFIX)
 
 
 @app.middleware("http")
@@ -59,9 +62,7 @@ def list_rejections():
 @app.route("/rejections/replay", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @api.handles_errors
 def replay_rejections():
-    body = api.json_object(app.current_request)
-    tables = [dictionary_table(name).name for name in body.get("tables") or []] or None
-    return ingest.replay_rejections(api.database(), tables, source=body.get("source")).to_dict()
+    return job_http.submit("replay", api.json_object(app.current_request))
 
 
 # -- administration --------------------------------------------------------------------------------
@@ -209,10 +210,7 @@ def reports_page():
 @app.route("/backups", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @api.handles_errors
 def create_backup():
-    body = api.json_object(app.current_request)
-    tables = backups.tables_named(body.get("tables"))
-    manifest = backups.create_backup(api.database(), backups.BackupSettings.from_env().store(), tables, source="api")
-    return api.json_response(backups.summary(manifest), 201)
+    return job_http.submit("backup", api.json_object(app.current_request))
 
 
 @app.route("/backups", methods=["GET"], api_key_required=True)
@@ -226,18 +224,26 @@ def list_backups():
 @app.route("/restores/{table}", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @api.handles_errors
 def restore_table(table):
-    tbl = dictionary_table(table)
-    body = api.json_object(app.current_request)
-    with_dependents = body.get("with_dependents", False)
-    if not isinstance(with_dependents, bool):
-        raise api.ApiError(400, "invalid request", "with_dependents must be true or false")
-    store = backups.BackupSettings.from_env().store()
-    return backups.restore(api.database(), store, body.get("backup"), tbl, with_dependents=with_dependents)
+    return job_http.submit("restore", {**api.json_object(app.current_request), "table": table})
 
 
 @app.schedule(backups.schedule_expression(), name="scheduled_backup")
 def scheduled_backup(event):
-    return backups.scheduled_backup(api.database(), backups.BackupSettings.from_env())
+    return jobs.scheduled_backup()
+
+
+# -- jobs (issue 15) -------------------------------------------------------------------------------
+
+
+# The queue's name here is a placeholder: the CDK app points the event source at the queue it makes.
+@app.on_sqs_message(queue="hr-migration-jobs", batch_size=1, name="job_worker")
+def job_worker(event):
+    return jobs.run_queued([record.body for record in event])
+
+
+@app.schedule("rate(5 minutes)", name="job_reaper")
+def job_reaper(event):
+    return {"failed": jobs.refresh()}
 
 
 # -- auto-tester (issue 7) -------------------------------------------------------------------------
