@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,9 +50,16 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_last_id_ms = [0]
+_id_lock = threading.Lock()
+
+
 def new_job_id() -> str:
-    """12 hex digits of milliseconds then 8 random ones: ids sort by creation time."""
-    return f"{now_ms():012x}{secrets.token_hex(4)}"
+    """12 hex digits of milliseconds then 8 random ones: ids sort by creation time (within a process,
+    strictly: a second job in the same millisecond takes the next one)."""
+    with _id_lock:
+        ms = _last_id_ms[0] = max(now_ms(), _last_id_ms[0] + 1)
+    return f"{ms:012x}{secrets.token_hex(4)}"
 
 
 def iso(ms: int | None) -> str | None:
