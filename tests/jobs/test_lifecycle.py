@@ -3,6 +3,8 @@ dead-worker reaper and redelivered messages, on both backends."""
 
 from __future__ import annotations
 
+import json
+
 from chalicelib.db import jobs as rows
 from chalicelib.jobs import service as jobs
 from chalicelib.jobs import worker
@@ -155,3 +157,19 @@ def test_the_reaper_schedule_fails_silent_jobs(client, db, monkeypatch):
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])
     assert client.lambda_.invoke("job_reaper", event).payload == {"failed": [job.id]}
     assert store.get(job.id, refresh=False).state == "failed"
+
+
+def test_the_cli_lists_and_shows_the_jobs_the_api_started(client, headers, db, database_url, queued, capsys):
+    from chalicelib.cli import main as cli
+
+    seed(db, employees=50)
+    _, job = send(client, "POST", "/backups", headers, {})
+    capsys.readouterr()
+    assert cli.main(["--database", database_url, "jobs", "list", "--kind", "backup"]) == 0
+    assert capsys.readouterr().out.split()[:3] == [job["id"], "backup", "queued"]
+    queued.drain()
+    assert cli.main(["--database", database_url, "jobs", "show", job["id"]]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["state"] == "succeeded" and shown["result"]["backup"]
+    assert cli.main(["--database", database_url, "jobs", "show", "ffffffffffffffffffff"]) == 1
+    assert "job not found" in capsys.readouterr().err
