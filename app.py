@@ -7,10 +7,10 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.api import access, admin, backups, rejections, reports, status, tables, uploads
-from chalicelib.api.stage import database
+from chalicelib.api import access, admin, backups, jobs, rejections, reports, status, tables, uploads
 from chalicelib.autotester import checks as autotester
 from chalicelib.backups import service as backup_service
+from chalicelib.jobs import service as job_service
 from chalicelib.loading import s3_events
 
 app = Chalice(app_name="hr-migration")
@@ -20,6 +20,7 @@ app.register_middleware(access.request_context, "http")
 # The catch-all /{table} routes last: a reader sees the fixed paths first (matching does not depend on it).
 for capability in (status, rejections, admin, uploads, reports, backups, tables):
     app.register_blueprint(capability.blueprint)
+app.register_blueprint(jobs.blueprint, url_prefix=jobs.PREFIX)
 
 
 # The CDK app subscribes this function to the bucket's `incoming/` objects (`chalice package` cannot
@@ -43,7 +44,19 @@ if os.environ.get("HR_S3_EVENT_BUCKET"):
 
 @app.schedule(backup_service.schedule_expression(), name="scheduled_backup")
 def scheduled_backup(event):
-    return backup_service.scheduled_backup(database(), backup_service.BackupSettings.from_env())
+    return job_service.scheduled_backup()
+
+
+# The queue's name here is a placeholder: the CDK app points the event source at the queue it makes.
+@app.on_sqs_message(queue="hr-migration-jobs", batch_size=1, name="job_worker")
+def job_worker(event):
+    return job_service.run_queued([record.body for record in event])
+
+
+# A job whose worker stopped (no heartbeat) is marked failed here if no one reads it first.
+@app.schedule("rate(5 minutes)", name="job_reaper")
+def job_reaper(event):
+    return {"failed": job_service.refresh()}
 
 
 @app.schedule(autotester.SCHEDULE, name="auto_tester")

@@ -138,3 +138,14 @@ def client(database_url, monkeypatch):
 @pytest.fixture
 def headers():
     return {"x-api-key": API_KEY, "content-type": "application/json"}
+
+
+@pytest.fixture(autouse=True)
+def jobs_wait_for_drain(monkeypatch):
+    """Queued jobs run only when a test drains the local queue (`chalicelib.jobs.queue.LOCAL.drain()`),
+    on the test's thread: no worker thread outlives a test or races its assertions."""
+    from chalicelib.jobs import queue
+
+    monkeypatch.setattr(queue.LOCAL, "autostart", False)
+    yield
+    queue.LOCAL.forget()

@@ -7,8 +7,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 # Test folders for what lives outside chalicelib: the Glue jobs, the CDK app, the Lambda package as deploy
-# builds it, and the CI/CD workflow.
-OTHER_TREES = {"glue", "cdk", "packaging", "pipeline"}
+# builds it, the CI/CD workflow, and the hostile-input and concurrency suite that spans every package.
+OTHER_TREES = {"glue", "cdk", "packaging", "pipeline", "hardening"}
 # The one package whose __init__ is code: `connect(url)` is the database layer's front door.
 INIT_WITH_CODE = {"db"}
 

@@ -12,6 +12,7 @@ from .api import API_HANDLER, API_STAGE, AUTO_TESTER, S3_LOADER, SCHEDULED_BACKU
 from .data_bucket import DataBucket
 from .database import Database
 from .glue_jobs import GlueJobs, JobScript
+from .jobs import JobQueue
 from .monitoring import AUTO_TESTER_NAMESPACE, Monitoring
 from .nag import acknowledge_cdk_handlers
 from .network import Network
@@ -113,6 +114,15 @@ class HrMigrationStack(Stack):
         app.chalice.add_environment_variable("POWERTOOLS_METRICS_NAMESPACE", AUTO_TESTER_NAMESPACE, AUTO_TESTER)
         if S3_LOADER in app.functions:
             data.notify_loader(app.function(S3_LOADER))
+        jobs_queue = JobQueue(
+            self,
+            "Jobs",
+            app=app,
+            database=database,
+            data_bucket=data.bucket,
+            backup_job=(glue_jobs.job_name("backup-avro"), glue_jobs.job_arn("backup-avro")),
+            restore_job=(glue_jobs.job_name("restore-avro"), glue_jobs.job_arn("restore-avro")),
+        )
 
         monitoring = Monitoring(self, "Monitoring", settings=settings)
         for name, function in app.functions.items():
@@ -135,6 +145,7 @@ class HrMigrationStack(Stack):
         self.database = database
         self.data = data
         self.glue_jobs = glue_jobs
+        self.jobs_queue = jobs_queue
         self.monitoring = monitoring
         self.network = network
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.api.errors import ApiError, handles_errors
+from chalicelib.api.errors import handles_errors
+from chalicelib.api.jobs import submit
 from chalicelib.api.parsing import JSON_BODIES, json_object, positive_int
-from chalicelib.api.responses import json_response
-from chalicelib.api.stage import backup_store, database
+from chalicelib.api.stage import backup_store
 from chalicelib.backups import service as backups
-from chalicelib.rules.dictionary import table as dictionary_table
 
 blueprint = Blueprint(__name__)
 
@@ -17,10 +16,7 @@ blueprint = Blueprint(__name__)
 @blueprint.route("/backups", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def create_backup():
-    body = json_object(blueprint.current_request)
-    tables = backups.tables_named(body.get("tables"))
-    manifest = backups.create_backup(database(), backup_store(), tables, source="api")
-    return json_response(backups.summary(manifest), 201)
+    return submit("backup", json_object(blueprint.current_request))
 
 
 @blueprint.route("/backups", methods=["GET"], api_key_required=True)
@@ -34,10 +30,4 @@ def list_backups():
 @blueprint.route("/restores/{table}", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def restore_table(table):
-    tbl = dictionary_table(table)
-    body = json_object(blueprint.current_request)
-    with_dependents = body.get("with_dependents", False)
-    if not isinstance(with_dependents, bool):
-        raise ApiError(400, "invalid request", "with_dependents must be true or false")
-    store = backup_store()
-    return backups.restore(database(), store, body.get("backup"), tbl, with_dependents=with_dependents)
+    return submit("restore", {**json_object(blueprint.current_request), "table": table})

@@ -15,6 +15,8 @@ from chalice import Response
 from chalicelib import db as databases
 from chalicelib.api.responses import json_response
 from chalicelib.backups import service as backups
+from chalicelib.jobs import model as jobs
+from chalicelib.jobs.service import QueueUnavailable
 from chalicelib.loading import loader, uploads
 from chalicelib.rules.dictionary import UnknownTable
 from chalicelib.runtime.log import logger
@@ -48,6 +50,11 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
     uploads.InvalidFilename: (400, "invalid filename"),
     uploads.UploadsNotConfigured: (503, "uploads to S3 are not configured"),
     uploads.UploadUrlUnavailable: (503, "cannot sign an upload URL"),
+    jobs.JobError: (400, "invalid job request"),
+    jobs.JobNotFound: (404, "job not found"),
+    jobs.JobFinished: (409, "job already finished"),
+    jobs.JobNotRetryable: (409, "job cannot be retried"),
+    QueueUnavailable: (503, "jobs queue unavailable"),
 }
 
 

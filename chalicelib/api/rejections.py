@@ -5,10 +5,10 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.errors import handles_errors
+from chalicelib.api.jobs import submit
 from chalicelib.api.parsing import JSON_BODIES, json_object, page
 from chalicelib.api.responses import paged
 from chalicelib.api.stage import database
-from chalicelib.loading import ingest
 from chalicelib.rules.dictionary import table as dictionary_table
 
 blueprint = Blueprint(__name__)
@@ -28,6 +28,4 @@ def list_rejections():
 @blueprint.route("/rejections/replay", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def replay_rejections():
-    body = json_object(blueprint.current_request)
-    tables = [dictionary_table(name).name for name in body.get("tables") or []] or None
-    return ingest.replay_rejections(database(), tables, source=body.get("source")).to_dict()
+    return submit("replay", json_object(blueprint.current_request))

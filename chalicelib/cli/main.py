@@ -13,6 +13,8 @@ from chalicelib.api.errors import error_title
 from chalicelib.backups import layout as backup_layout
 from chalicelib.backups import service as backups
 from chalicelib.cli import progress
+from chalicelib.jobs.model import KINDS, STATES, JobError
+from chalicelib.jobs.store import JobStore
 from chalicelib.loading import bucket_layout, ingest, loader, samples
 from chalicelib.reports import queries as reports
 from chalicelib.rules.dictionary import LOAD_ORDER, TABLES, Table, UnknownTable, table_for_filename
@@ -153,6 +155,18 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_jobs(args) -> int:
+    store = JobStore(_database(args))
+    if args.action == "show":
+        print(json.dumps(store.get(args.id).to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    for job in store.list(args.kind, args.state, limit=args.limit):
+        shown = job.to_dict()
+        done, expected = job.rows_done, job.rows_expected
+        print(f"{job.id}  {job.kind:<8} {job.state:<10} {shown['created_at']}  rows {done}/{expected or '?'}")
+    return 0
+
+
 def cmd_samples(args) -> int:
     counts = samples.write_samples(args.out, employees=args.employees, seed=args.seed, broken=args.broken)
     print(", ".join(f"{name}: {n} rows" for name, n in counts.items()), f"-> {args.out}")
@@ -289,6 +303,16 @@ def parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_backup)
 
+    s = sub.add_parser("jobs", help="background jobs (backups, restores, replays started through the API)")
+    jobs_sub = s.add_subparsers(dest="action", required=True)
+    listed = jobs_sub.add_parser("list", help="jobs, newest first")
+    listed.add_argument("--kind", choices=KINDS)
+    listed.add_argument("--state", choices=STATES)
+    listed.add_argument("--limit", type=int, default=20)
+    shown = jobs_sub.add_parser("show", help="one job: state, progress, timings, result or error")
+    shown.add_argument("id")
+    s.set_defaults(func=cmd_jobs)
+
     s = sub.add_parser("backups", help="list backups, newest first")
     s.add_argument("--in", dest="location", metavar="DIR|s3://bucket/prefix", help="as for backup --to")
     s.set_defaults(func=cmd_backups)
@@ -338,6 +362,9 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     except databases.DatabaseError as exc:
         print(f"error: database: {exc}", file=sys.stderr)
+        return 1
+    except JobError as exc:
+        print(f"error: {error_title(exc)}: {exc}", file=sys.stderr)
         return 1
     except backups.BackupError as exc:
         print(f"error: {error_title(exc)}: {exc}", file=sys.stderr)

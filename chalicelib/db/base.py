@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from chalicelib.db import jobs as background_jobs
 from chalicelib.rules.dictionary import DATETIME, INTEGER, LOAD_ORDER, STRING, TABLES, Table, dependents, in_load_order
 from chalicelib.rules.validation import raw_json, rejection_fingerprint
 
@@ -178,7 +179,7 @@ class Database(ABC):
         return f"CREATE TABLE IF NOT EXISTS {self.q(QUARTERLY_HIRES)} ({columns}, PRIMARY KEY ({key})) {self.summary_table_options}"
 
     def _drop_statements(self) -> list[str]:
-        names = [QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
+        names = [background_jobs.JOBS, QUARTERLY_HIRES, REJECTIONS] + [t.name for t in reversed(tables_in_order())]
         return [f"DROP TABLE IF EXISTS {self.q(name)}" for name in names]
 
     @abstractmethod
@@ -368,7 +369,7 @@ class Database(ABC):
 
     def create_schema(self) -> None:
         """Create the tables, keys and foreign keys that do not exist yet (idempotent)."""
-        for statement in self._schema_statements():
+        for statement in [*self._schema_statements(), *background_jobs.schema_statements(self)]:
             self.execute(statement)
         # A database created before the summary existed has rows and an empty summary: fill it once.
         if self.query(f"SELECT 1 FROM {self.q(QUARTERLY_HIRES)} LIMIT 1") == [] and self.query(

@@ -208,14 +208,15 @@ def test_replaying_rejections_after_the_missing_department_arrives(seeded, heade
     rows = [dict(EMPLOYEE, id=i, department_id=3) for i in (1, 2)] + [dict(EMPLOYEE, id=3, name="")]
     assert post(seeded, "/hired_employees", rows, headers)[0].status_code == 422
     post(seeded, "/departments", [{"id": 3, "department": "Legal"}], headers)
-    response, body = post(seeded, "/rejections/replay", {}, headers)
-    assert response.status_code == 200
+    response, job = post(seeded, "/rejections/replay", {}, headers)
+    assert (response.status_code, job["kind"], job["state"]) == (202, "replay", "succeeded")  # small: done at once
+    body = job["result"]
     assert (body["replayed"], body["inserted"], body["still_rejected"]) == (3, 2, 1)
     assert counts(database_url)["hired_employees"] == 2
     _, log = get(seeded, "/rejections", headers)
     assert [e["row"]["id"] for e in log["items"]] == [3]
     # Replaying again changes nothing.
-    assert post(seeded, "/rejections/replay", {}, headers)[1]["inserted"] == 0
+    assert post(seeded, "/rejections/replay", {}, headers)[1]["result"]["inserted"] == 0
 
 
 def test_the_same_rejected_batch_posted_twice_is_logged_once(client, headers, database_url):

@@ -11,6 +11,8 @@ from pathlib import Path
 import fastavro
 
 from chalicelib import db as databases
+from chalicelib.jobs import queue as job_queue
+from chalicelib.jobs import service as job_service
 from chalicelib.loading import ingest
 from chalicelib.rules.dictionary import DATETIME, DEPARTMENTS, HIRED_EMPLOYEES, JOBS, TABLES, Table, avro_schema
 
@@ -108,3 +110,15 @@ def write_manifest(folder: Path, backup_id: str, rows: dict[str, int]) -> None:
 def call(client, method, path, headers, body=None):
     response = client.http.request(method, path, headers=headers, body=json.dumps(body) if body is not None else b"")
     return response.status_code, json.loads(response.body)
+
+
+def job_outcome(status, body):
+    """How a job ended (run to its end here when it was queued): (200, its result) when it succeeded,
+    (its error's status, its error) when it failed; any other answer as it is."""
+    if status != 202:
+        return status, body
+    if body["state"] == "queued":
+        assert job_queue.LOCAL.drain() == [body["id"]]
+        body = job_service.store().get(body["id"]).to_dict()
+    assert body["state"] in ("succeeded", "failed"), body
+    return (200, body["result"]) if body["state"] == "succeeded" else (body["error"]["status"], body["error"])

@@ -21,6 +21,7 @@ from tests.backups.sample_data import (
     call,
     checksums,
     employee_rows,
+    job_outcome,
     seed,
     write_avro,
     write_manifest,
@@ -30,13 +31,13 @@ from tests.conftest import _mysql_admin
 
 
 def backup(client, headers, tables=None) -> str:
-    status, body = call(client, "POST", "/backups", headers, {"tables": tables} if tables else {})
-    assert status == 201, body
+    status, body = job_outcome(*call(client, "POST", "/backups", headers, {"tables": tables} if tables else {}))
+    assert status == 200, body
     return body["backup"]
 
 
 def restore(client, headers, table, body):
-    return call(client, "POST", f"/restores/{table}", headers, body)
+    return job_outcome(*call(client, "POST", f"/restores/{table}", headers, body))
 
 
 def scramble(db):

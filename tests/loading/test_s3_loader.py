@@ -122,7 +122,7 @@ def test_employees_before_departments_and_jobs_are_rejected_then_replayed(client
     invoke(client, event(put(s3, "incoming/departments.csv", DEPARTMENTS_CSV)))
     invoke(client, event(put(s3, "incoming/jobs.csv", JOBS_CSV)))
     response = client.http.post("/rejections/replay", headers=headers, body=b"{}")
-    replayed = json.loads(response.body)
+    replayed = json.loads(response.body)["result"]  # a small replay's job is done in the request
     assert (replayed["inserted"], replayed["still_rejected"]) == (2, 1)  # employee 3's job 9 still missing
     assert counts(database_url)["hired_employees"] == 2
 
