@@ -233,8 +233,9 @@ class MysqlDatabase(Database):
             else:
                 columns.append(self.q(column.name))
         cur = self.execute(
-            f"LOAD DATA LOCAL INFILE %s {'REPLACE ' if replace else ''}INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 {_TSV_FORMAT} "
-            f"({', '.join(columns)})" + (f" SET {', '.join(assignments)}" if assignments else ""),
+            f"LOAD DATA LOCAL INFILE %s {'REPLACE ' if replace else ''}INTO TABLE {self.q(table.name)} "
+            f"CHARACTER SET utf8mb4 {_TSV_FORMAT} ({', '.join(columns)})"
+            + (f" SET {', '.join(assignments)}" if assignments else ""),
             [path],
         )
         # A row that replaced a different one counts twice (deleted, inserted); any other, once.
@@ -349,16 +350,20 @@ class MysqlDatabase(Database):
             if not (isinstance(cause, pymysql.err.MySQLError) and cause.args and cause.args[0] == 1049):
                 raise
             # The database itself does not exist yet on a fresh server: create it, then the tables.
-            try:
-                conn = self._open(database="")
-                try:
-                    with conn.cursor() as cur:
-                        cur.execute(f"CREATE DATABASE IF NOT EXISTS {self.q(self.database)} CHARACTER SET utf8mb4")
-                finally:
-                    conn.close()
-            except pymysql.err.MySQLError as error:
-                raise self._translate(error) from error
+            self._create_database()
         super().create_schema()
+
+    def _create_database(self) -> None:
+        """Create this backend's database on the server (a fresh server has none)."""
+        try:
+            conn = self._open(database="")
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(f"CREATE DATABASE IF NOT EXISTS {self.q(self.database)} CHARACTER SET utf8mb4")
+            finally:
+                conn.close()
+        except pymysql.err.MySQLError as error:
+            raise self._translate(error) from error
 
     def _schema_statements(self) -> list[str]:
         statements = []

@@ -93,6 +93,9 @@ class SqliteDatabase(Database):
         # Checked at COMMIT instead of per statement; SQLite resets it when the transaction ends.
         self.execute("PRAGMA defer_foreign_keys = ON")
 
+    def _resume_reference_checks(self) -> None:
+        pass  # SQLite turns defer_foreign_keys off itself when the transaction ends
+
     def _schema_statements(self) -> list[str]:
         statements = []
         for table in tables_in_order():

@@ -75,7 +75,8 @@ def test_mysql_schema_has_keys_and_foreign_keys(mysql_url):
     assert rows == [("hired_employees", "department_id", "departments"), ("hired_employees", "job_id", "jobs")]
     types = dict(
         database.query(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hired_employees'"
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hired_employees'"
         )
     )
     assert types["datetime"] == "datetime" and types["id"] == "int"
@@ -171,7 +172,9 @@ def test_without_a_secret_the_local_database_url_is_used():
 
 
 def test_key_runs_merge_chunks_in_any_order_and_catch_a_repeated_id():
-    from chalicelib.db.base import KeyRuns, RowsRejected, TooScattered, id_runs
+    from chalicelib.db.errors import RowsRejected, TooScattered
+    from chalicelib.db.restore import KeyRuns
+    from chalicelib.db.staging import id_runs
 
     assert id_runs([3, 1, 2, 2, 7, 9, 8, 12]) == [(1, 3), (7, 9), (12, 12)]
     keys = KeyRuns(HIRED_EMPLOYEES, limit=3)
