@@ -64,6 +64,18 @@ def test_iter_rows_pages_through_a_table_in_id_order(db):
     assert [r[0] for r in db.iter_rows(DEPARTMENTS, batch=7)] == list(range(1, 26))
 
 
+def test_a_restore_without_rows_empties_the_table_and_its_summary(db):
+    seed(db)
+    with db.transaction():
+        db.insert_rows(HIRED_EMPLOYEES, [(1, "Ana", datetime(2021, 2, 1), 1, 1), (2, "Bo", datetime(2021, 8, 1), 1, 1)])
+    assert db.quarterly_hires(2021) == [(1, "Engineering", 1, "DBA Lead", 1, 0, 1, 0)]
+    # On MySQL the table is merged over, and the ids the restore did not bring (all) are deleted by range.
+    assert db.replace_tables({HIRED_EMPLOYEES: [[]]}) == {"hired_employees": 0}
+    assert db.counts()["hired_employees"] == 0
+    assert db.counts()["departments"] == 1
+    assert db.quarterly_hires(2021) == []
+
+
 def test_mysql_schema_has_keys_and_foreign_keys(mysql_url):
     database = databases.connect(mysql_url)
     database.drop_schema()
@@ -179,6 +191,7 @@ def test_key_runs_merge_chunks_in_any_order_and_catch_a_repeated_id():
     assert id_runs([3, 1, 2, 2, 7, 9, 8, 12]) == [(1, 3), (7, 9), (12, 12)]
     keys = KeyRuns(HIRED_EMPLOYEES, limit=3)
     keys.add(id_runs([5, 6, 7]))
+    keys.add([])  # a chunk without rows
     keys.add(id_runs([8, 9, 20]))
     keys.add(id_runs([1, 2]))
     assert keys.runs == [(1, 2), (5, 9), (20, 20)]
