@@ -77,7 +77,7 @@ class SqliteDatabase(Database):
     def _encode(self, value: Any) -> Any:
         return value.strftime(_DATETIME_FORMAT) if isinstance(value, datetime) else value
 
-    # -- backups and restores (issue 5) ---------------------------------------------------------
+    # -- backups and restores -----------------------------------------------------------------
 
     def _begin_snapshot(self, conn: sqlite3.Connection) -> None:
         # Deferred: in WAL mode the first read fixes a snapshot and writers are not blocked meanwhile.
