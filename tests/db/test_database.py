@@ -64,6 +64,18 @@ def test_iter_rows_pages_through_a_table_in_id_order(db):
     assert [r[0] for r in db.iter_rows(DEPARTMENTS, batch=7)] == list(range(1, 26))
 
 
+def test_stored_rows_are_exactly_the_wanted_ones_whether_read_by_range_or_by_id_lists(db):
+    with db.transaction():
+        db.insert_rows(DEPARTMENTS, [(i, f"D{i}") for i in range(1, 3001)])
+    # Over a thousand ids spanning less than four times their number: read by one range scan.
+    dense = set(range(1, 2001, 2)) | set(range(2001, 2600)) | {5000}
+    stored = db.stored_rows(DEPARTMENTS, dense)
+    assert set(stored) == dense - {5000}
+    assert stored[7] == (7, "D7")
+    assert set(db.stored_rows(DEPARTMENTS, [1, 1500, 2999, 4000])) == {1, 1500, 2999}
+    assert db.stored_rows(DEPARTMENTS, []) == {}
+
+
 def test_a_restore_without_rows_empties_the_table_and_its_summary(db):
     seed(db)
     with db.transaction():
