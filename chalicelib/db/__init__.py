@@ -1,6 +1,11 @@
 """Database access: one small interface (`Database`), two backends (MySQL via pymysql, embedded SQLite).
 
-All SQL lives in this package. Callers get a backend from `connect(url)` and never ask which one.
+Callers get a backend from `connect(url)` and never ask which one. The service's SQL lives in this
+package, one module per job (base.py has the map): core, schema, rows, summary, report_sql, restore,
+rejections, and each backend's own in mysql.py and sqlite.py. The Glue jobs are the one other place that
+builds SQL, run by Spark over JDBC rather than through `Database`: glue/hrjobs/database.py (row counts,
+id ranges), glue/hrjobs/avro_io.py (Spark SQL over Avro) and glue/load_csv.py (the logged fingerprints);
+their restores and staging tables go through `MysqlDatabase`.
 """
 
 from __future__ import annotations

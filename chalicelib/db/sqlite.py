@@ -77,7 +77,7 @@ class SqliteDatabase(Database):
     def _encode(self, value: Any) -> Any:
         return value.strftime(_DATETIME_FORMAT) if isinstance(value, datetime) else value
 
-    # -- backups and restores (issue 5) ---------------------------------------------------------
+    # -- backups and restores -----------------------------------------------------------------
 
     def _begin_snapshot(self, conn: sqlite3.Connection) -> None:
         # Deferred: in WAL mode the first read fixes a snapshot and writers are not blocked meanwhile.
@@ -92,6 +92,9 @@ class SqliteDatabase(Database):
     def _suspend_reference_checks(self) -> None:
         # Checked at COMMIT instead of per statement; SQLite resets it when the transaction ends.
         self.execute("PRAGMA defer_foreign_keys = ON")
+
+    def _resume_reference_checks(self) -> None:
+        pass  # SQLite turns defer_foreign_keys off itself when the transaction ends
 
     def _schema_statements(self) -> list[str]:
         statements = []

@@ -14,7 +14,8 @@ from typing import Any
 
 from chalicelib.backups import service as backups
 from chalicelib.db import Database
-from chalicelib.db.base import EXPORT_BATCH, TooScattered
+from chalicelib.db.errors import TooScattered
+from chalicelib.db.rows import EXPORT_BATCH
 from chalicelib.jobs.model import BACKUP, REPLAY, RESTORE
 from chalicelib.loading import ingest
 from chalicelib.rules.dictionary import table as dictionary_table

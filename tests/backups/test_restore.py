@@ -101,7 +101,7 @@ def test_a_restore_over_a_changed_table_brings_back_exactly_the_backup(
 ):
     monkeypatch.setattr(backups, "RESTORE_CHUNK_ROWS", 100)
     if changed_share is not None:
-        monkeypatch.setattr("chalicelib.db.base.MERGE_CHANGED_SHARE", changed_share)
+        monkeypatch.setattr("chalicelib.db.restore.MERGE_CHANGED_SHARE", changed_share)
     seed(db)
     db.execute("DELETE FROM hired_employees WHERE id BETWEEN 140 AND 160 OR id > 900")  # the backup's ids: 2 runs
     before = checksums(db)
@@ -114,7 +114,7 @@ def test_a_restore_over_a_changed_table_brings_back_exactly_the_backup(
         type(db), "replace_tables", lambda self, feeds, merge=True: merges.append(merge) or real(self, feeds, merge)
     )
     if max_runs:
-        monkeypatch.setattr("chalicelib.db.base.MAX_MERGE_RUNS", max_runs)
+        monkeypatch.setattr("chalicelib.db.restore.MAX_MERGE_RUNS", max_runs)
     status, body = restore(client, headers, "hired_employees", {"backup": backup_id})
     assert status == 200, body
     assert checksums(db) == before

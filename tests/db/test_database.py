@@ -64,6 +64,30 @@ def test_iter_rows_pages_through_a_table_in_id_order(db):
     assert [r[0] for r in db.iter_rows(DEPARTMENTS, batch=7)] == list(range(1, 26))
 
 
+def test_stored_rows_are_exactly_the_wanted_ones_whether_read_by_range_or_by_id_lists(db):
+    with db.transaction():
+        db.insert_rows(DEPARTMENTS, [(i, f"D{i}") for i in range(1, 3001)])
+    # Over a thousand ids spanning less than four times their number: read by one range scan.
+    dense = set(range(1, 2001, 2)) | set(range(2001, 2600)) | {5000}
+    stored = db.stored_rows(DEPARTMENTS, dense)
+    assert set(stored) == dense - {5000}
+    assert stored[7] == (7, "D7")
+    assert set(db.stored_rows(DEPARTMENTS, [1, 1500, 2999, 4000])) == {1, 1500, 2999}
+    assert db.stored_rows(DEPARTMENTS, []) == {}
+
+
+def test_a_restore_without_rows_empties_the_table_and_its_summary(db):
+    seed(db)
+    with db.transaction():
+        db.insert_rows(HIRED_EMPLOYEES, [(1, "Ana", datetime(2021, 2, 1), 1, 1), (2, "Bo", datetime(2021, 8, 1), 1, 1)])
+    assert db.quarterly_hires(2021) == [(1, "Engineering", 1, "DBA Lead", 1, 0, 1, 0)]
+    # On MySQL the table is merged over, and the ids the restore did not bring (all) are deleted by range.
+    assert db.replace_tables({HIRED_EMPLOYEES: [[]]}) == {"hired_employees": 0}
+    assert db.counts()["hired_employees"] == 0
+    assert db.counts()["departments"] == 1
+    assert db.quarterly_hires(2021) == []
+
+
 def test_mysql_schema_has_keys_and_foreign_keys(mysql_url):
     database = databases.connect(mysql_url)
     database.drop_schema()
@@ -75,7 +99,8 @@ def test_mysql_schema_has_keys_and_foreign_keys(mysql_url):
     assert rows == [("hired_employees", "department_id", "departments"), ("hired_employees", "job_id", "jobs")]
     types = dict(
         database.query(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hired_employees'"
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hired_employees'"
         )
     )
     assert types["datetime"] == "datetime" and types["id"] == "int"
@@ -171,11 +196,14 @@ def test_without_a_secret_the_local_database_url_is_used():
 
 
 def test_key_runs_merge_chunks_in_any_order_and_catch_a_repeated_id():
-    from chalicelib.db.base import KeyRuns, RowsRejected, TooScattered, id_runs
+    from chalicelib.db.errors import RowsRejected, TooScattered
+    from chalicelib.db.restore import KeyRuns
+    from chalicelib.db.staging import id_runs
 
     assert id_runs([3, 1, 2, 2, 7, 9, 8, 12]) == [(1, 3), (7, 9), (12, 12)]
     keys = KeyRuns(HIRED_EMPLOYEES, limit=3)
     keys.add(id_runs([5, 6, 7]))
+    keys.add([])  # a chunk without rows
     keys.add(id_runs([8, 9, 20]))
     keys.add(id_runs([1, 2]))
     assert keys.runs == [(1, 2), (5, 9), (20, 20)]

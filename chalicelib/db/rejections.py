@@ -1,0 +1,110 @@
+"""The rejection log: rows that broke a data rule, with their reasons, kept for listing and replay.
+
+Relies on the core's `q`, `placeholder`, `_encode`, `_upsert_sql`, `_where_in`, `execute(many)` and `query`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.db.core import DatabaseCore
+from chalicelib.rules.dictionary import Table
+from chalicelib.rules.validation import raw_json, rejection_fingerprint
+
+REJECTIONS = "rejections"
+
+
+@dataclass
+class Rejection:
+    """One entry of the rejection log."""
+
+    id: int
+    source: str
+    table_name: str
+    position: int
+    raw: Any
+    reasons: list[str]
+    rejected_at: datetime
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "table": self.table_name,
+            "position": self.position,
+            "row": self.raw,
+            "reasons": self.reasons,
+            "rejected_at": self.rejected_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+
+class RejectionLog(DatabaseCore):
+    """Logging, listing, re-checking and forgetting rejected rows."""
+
+    def rejections_columns(self) -> list[str]:
+        return ["fingerprint", "source", "table_name", "position", "raw", "reasons", "rejected_at"]
+
+    def _upsert_rejections_sql(self) -> str:
+        # A rejection logged again (re-delivery) refreshes its reasons and time instead of repeating.
+        return self._upsert_sql(
+            REJECTIONS, self.rejections_columns(), ["fingerprint"], {"reasons": "{new}", "rejected_at": "{new}"}
+        )
+
+    def log_rejections(self, source: str, table: Table, rejected: Iterable[tuple[int, Any, list[str]]]) -> int:
+        """Store (position, raw, reasons) entries; an entry already logged for the same source,
+        position and raw row is updated, not repeated."""
+        now = self._encode(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+        rows = [
+            (
+                rejection_fingerprint(source, table.name, position, raw),
+                source[:1024],
+                table.name,
+                position,
+                raw_json(raw),
+                json.dumps(reasons, ensure_ascii=False),
+                now,
+            )
+            for position, raw, reasons in rejected
+        ]
+        if rows:
+            self.executemany(self._upsert_rejections_sql(), rows)
+        return len(rows)
+
+    def list_rejections(
+        self, table_name: str | None = None, after: int = 0, limit: int = 100, source: str | None = None
+    ) -> list[Rejection]:
+        """Rejection log entries with id greater than `after`, oldest first."""
+        where, params = [f"{self.q('id')} > {self.placeholder}"], [after]
+        if table_name is not None:
+            where.append(f"{self.q('table_name')} = {self.placeholder}")
+            params.append(table_name)
+        if source is not None:
+            where.append(f"{self.q('source')} = {self.placeholder}")
+            params.append(source)
+        sql = (
+            f"SELECT {self.q('id')}, {self.q('source')}, {self.q('table_name')}, {self.q('position')}, "
+            f"{self.q('raw')}, {self.q('reasons')}, {self.q('rejected_at')} FROM {self.q(REJECTIONS)} "
+            f"WHERE {' AND '.join(where)} ORDER BY {self.q('id')} LIMIT {self.placeholder}"
+        )
+        params.append(limit)
+        out = []
+        for id_, src, tname, pos, raw, reasons, at in self.query(sql, params):
+            if isinstance(at, str):
+                at = datetime.fromisoformat(at)
+            out.append(Rejection(id_, src, tname, pos, json.loads(raw), json.loads(reasons), at))
+        return out
+
+    def delete_rejections(self, ids: Iterable[int]) -> None:
+        self._where_in(f"DELETE FROM {self.q(REJECTIONS)}", "id", list(ids))
+
+    def update_rejection_reasons(self, reasons_by_id: dict[int, list[str]]) -> None:
+        if reasons_by_id:
+            self.executemany(
+                f"UPDATE {self.q(REJECTIONS)} SET {self.q('reasons')} = {self.placeholder} "
+                f"WHERE {self.q('id')} = {self.placeholder}",
+                [(json.dumps(r, ensure_ascii=False), i) for i, r in reasons_by_id.items()],
+            )
