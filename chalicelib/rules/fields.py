@@ -69,7 +69,7 @@ def parse_integer(value: Any) -> int:
 
 
 def parse_string(value: Any) -> str:
-    """Text of 1 to 255 characters; surrounding whitespace is not part of the value."""
+    """Text of 1 to MAX_STRING_LENGTH characters; surrounding whitespace is not part of the value."""
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {type(value).__name__}")
     text = value.strip()
@@ -141,8 +141,8 @@ def restored_seconds(value: Any) -> int:
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
         try:
             year = value.astimezone(UTC).year
-        except OverflowError:  # past the years Python holds once in UTC
-            year = value.year
+        except (OverflowError, ValueError):  # the year in UTC is one Python cannot hold: 0 or 10000
+            year = 0 if seconds < MIN_SECONDS else 10000
         raise ValueError(_year_reason(year))
     return seconds
 
