@@ -40,8 +40,13 @@ LITERALS = {
 
 
 def missing(value: Any) -> bool:
-    """No value: absent (None), empty or only whitespace."""
+    """No value: absent (None), empty or only whitespace. Every parser refuses it; its reason is REQUIRED."""
     return value is None or (value.__class__ is str and (not value or value.isspace()))
+
+
+def reason(name: str, value: Any, refusal: ValueError) -> str:
+    """Why `value` of the field `name` breaks the rule whose parser refused it with `refusal`."""
+    return f"{name}: {REQUIRED if missing(value) else refusal}"
 
 
 def parse_integer(value: Any) -> int:
@@ -73,6 +78,8 @@ def parse_string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {type(value).__name__}")
     text = value.strip()
+    if not text:
+        raise ValueError(REQUIRED)
     if len(text) > MAX_STRING_LENGTH:
         raise ValueError(f"must be at most {MAX_STRING_LENGTH} characters, got {len(text)}")
     if "\x00" in text:
@@ -149,12 +156,10 @@ def restored_seconds(value: Any) -> int:
 
 def refuse(name: str, check: Callable[[Any], Any], value: Any) -> None:
     """Raise ValueError with the reason `value` breaks the rule `check` states, naming the field."""
-    if missing(value):
-        raise ValueError(f"{name}: {REQUIRED}")
     try:
         check(value)
     except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
+        raise ValueError(reason(name, value, exc)) from None
     # The rule takes this value in other forms (e.g. digits as text) but a backup never holds it so.
     raise ValueError(f"{name}: not a stored value of its type, got {type(value).__name__}")
 

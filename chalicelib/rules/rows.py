@@ -14,9 +14,19 @@ from typing import Any
 
 from chalicelib.rules.compiler import RowSource, row_function
 from chalicelib.rules.dictionary import Table
-from chalicelib.rules.fields import REQUIRED, RULES, SCOPE, missing
+from chalicelib.rules.fields import RULES, SCOPE, reason
 
 Row = tuple  # typed values in dictionary order
+
+
+def _parsers(table: Table) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    parsers = _PARSERS.get(table.name)
+    if parsers is None:
+        parsers = _PARSERS[table.name] = tuple((c.name, RULES[c.type].parse) for c in table.columns)
+    return parsers
+
+
+_PARSERS: dict[str, tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
 
 
 def check_fields(table: Table, raw: Sequence[Any] | Mapping[str, Any]) -> tuple[Row | None, list[str]]:
@@ -40,14 +50,11 @@ def check_fields(table: Table, raw: Sequence[Any] | Mapping[str, Any]) -> tuple[
     else:
         return None, [f"row must be an object with fields {', '.join(names)}"]
     typed = []
-    for column, value in zip(table.columns, values):
-        if missing(value):
-            reasons.append(f"{column.name}: {REQUIRED}")
-            continue
+    for (name, parse), value in zip(_parsers(table), values):
         try:
-            typed.append(RULES[column.type].parse(value))
+            typed.append(parse(value))
         except ValueError as exc:
-            reasons.append(f"{column.name}: {exc}")
+            reasons.append(reason(name, value, exc))
     if reasons:
         return None, reasons
     return tuple(typed), []
