@@ -1,13 +1,11 @@
-"""Each field rule stated once: the bounds, the restore's check of Avro values, the one compiler."""
+"""Each field rule stated once: the bounds on every path, and the restore's check of Avro values."""
 
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.db.mysql import _tsv_line
 from chalicelib.reports.queries import InvalidYear, parse_year
-from chalicelib.rules.compiler import RowSource, row_function
 from chalicelib.rules.dictionary import (
     DATETIME,
     HIRED_EMPLOYEES,
@@ -16,8 +14,6 @@ from chalicelib.rules.dictionary import (
     MAX_STRING_LENGTH,
     STRING,
     TABLES,
-    Column,
-    Table,
 )
 from chalicelib.rules.fields import MAX_SECONDS, MAX_YEAR, MIN_INTEGER, MIN_SECONDS, MIN_YEAR
 from chalicelib.rules.rows import check_fields, fast_csv_row, fast_json_row, restored_row
@@ -126,32 +122,3 @@ def test_the_string_length_is_the_same_on_every_path(length):
     assert fast_csv_row(table)(["1", text]) == expected
     assert fast_json_row(table)({"id": 1, "job": text}) == expected
     assert _restored(table, {"id": 1, "job": text})[0] == expected
-
-
-CALLS: list[str] = []
-
-
-def _counted_source(table: Table) -> RowSource:
-    CALLS.append(table.name)
-    return RowSource("first_value", "row", ["return row[0]"], {})
-
-
-def test_a_row_function_is_compiled_once_per_table():
-    CALLS.clear()
-    first = row_function(_counted_source, TABLES["jobs"])
-    assert row_function(_counted_source, TABLES["jobs"]) is first
-    assert row_function(_counted_source, TABLES["departments"]) is not first
-    assert CALLS == ["jobs", "departments"] and first(("a", "b")) == "a"
-
-
-def test_the_generated_functions_take_column_names_as_literals_only():
-    name = "x'] + __import__('os').getcwd() + ['"
-    table = Table("odd", (Column("id", INTEGER), Column(name, STRING), Column("at", DATETIME)))
-    when = datetime(2021, 1, 1, tzinfo=UTC)
-    assert fast_json_row(table)({"id": 1, name: "a", "at": "2021-01-01T00:00:00Z"}) == (
-        1,
-        "a",
-        when.replace(tzinfo=None),
-    )
-    assert restored_row(table)({"id": 1, name: "a", "at": when}) == (1, "a", _seconds(when.replace(tzinfo=None)))
-    assert _tsv_line(table)((1, "a\tb", 5)) == "1\ta\\tb\t5\n"
