@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fastavro
@@ -30,8 +29,6 @@ from chalicelib.db.base import ReferenceViolation, RowsRejected, StagedRows, Too
 from chalicelib.rules.dictionary import (
     DATETIME,
     INTEGER,
-    MAX_INTEGER,
-    MAX_STRING_LENGTH,
     STRING,
     TABLES,
     Table,
@@ -40,6 +37,7 @@ from chalicelib.rules.dictionary import (
 )
 from chalicelib.rules.dictionary import dependents as dictionary_dependents
 from chalicelib.rules.dictionary import table as dictionary_table
+from chalicelib.rules.rows import restored_row
 from chalicelib.runtime.log import logger
 from chalicelib.runtime.prefetch import Prefetch, tuned_interpreter
 from chalicelib.runtime.settings import Settings
@@ -53,9 +51,6 @@ RESTORE_STAGED_AHEAD = 64
 DEFAULT_LOCAL_DIR = ".local/backups"
 DEFAULT_KEEP = 7
 DEFAULT_SCHEDULE = "rate(1 day)"
-# Whole seconds since 1970 of 1000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the years the rules allow.
-_MIN_SECONDS = -30610224000
-_MAX_SECONDS = 253402300799
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -427,74 +422,13 @@ def schema_problems(table: Table, writer_schema: Any) -> list[str]:
     return problems
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND = timedelta(seconds=1)
-
-
-def _whole_seconds(name: str, value: datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    # Whole seconds, fraction dropped (floored), as the data rules store them; exact integer arithmetic.
-    seconds = (value - _EPOCH) // _SECOND
-    if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
-        raise ValueError(f"{name}: year must be between 1000 and 9999")
-    return seconds
-
-
-def _bad_integer(name: str, value: Any) -> None:
-    raise ValueError(f"{name}: must be a whole positive number up to {MAX_INTEGER}, got {value!r}")
-
-
-def _string(name: str, value: Any) -> str:
-    text = value.strip()
-    if not text:
-        raise ValueError(f"{name}: is required")
-    if len(text) > MAX_STRING_LENGTH:
-        raise ValueError(f"{name}: must be at most {MAX_STRING_LENGTH} characters, got {len(text)}")
-    if "\x00" in text:
-        raise ValueError(f"{name}: must not contain NUL characters")
-    return text
-
-
-def _row_checker(table: Table):
-    """A function from an Avro record to a typed row (datetimes as epoch seconds), raising ValueError
-    with a reason naming the field when the record breaks a data rule.
-
-    The function is generated per table as straight-line code (a loop over the columns with a branch
-    per type cost about half of a restore's Python time); only the dictionary's column names, as
-    string literals via repr, and its constants go into the generated source.
-    """
-    lines = ["def check(record):", "    get = record.get"]
-    values = []
-    for i, column in enumerate(table.columns):
-        v, name = f"v{i}", repr(column.name)
-        lines.append(f"    {v} = get({name})")
-        lines.append(f"    if {v} is None: raise ValueError({name} + ': is required')")
-        if column.type == INTEGER:
-            lines.append(f"    if type({v}) is not int or not 0 < {v} <= {int(MAX_INTEGER)}: _bad_integer({name}, {v})")
-        elif column.type == STRING:
-            lines.append(f"    {v} = _string({name}, {v})")
-        else:
-            lines.append(f"    {v} = _whole_seconds({name}, {v})")
-        values.append(v)
-    lines.append(f"    return ({', '.join(values)},)")
-    scope = {
-        "_bad_integer": _bad_integer,
-        "_string": _string,
-        "_whole_seconds": _whole_seconds,
-        "ValueError": ValueError,
-    }
-    exec(compile("\n".join(lines), f"<row checker for {table.name}>", "exec"), scope)
-    return scope["check"]
-
-
 def read_chunks(store: BackupStore, data: TableData, chunk_rows: int = RESTORE_CHUNK_ROWS) -> Iterator[list[tuple]]:
     """The table's rows from its Avro file(s), checked, in lists of at most `chunk_rows`.
 
     Raises InvalidBackup for a wrong schema, corrupt or truncated data (also: fewer or more rows than
     the manifest says), or a row breaking a data rule; StorageUnavailable when reading fails.
     """
-    check = _row_checker(data.table)
+    check = restored_row(data.table)
     chunk: list[tuple] = []
     total = 0
     for stored in data.files:

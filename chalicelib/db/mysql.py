@@ -30,6 +30,7 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
+from chalicelib.rules.compiler import RowSource, row_function
 from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, Table
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
@@ -80,21 +81,17 @@ def _tsv_escape(value: str) -> str:
     return value.translate(_TSV_ESCAPES) if _NEEDS_TSV_ESCAPE(value) else value
 
 
-_TSV_LINES: dict[str, Any] = {}
+def _tsv_line_source(table: Table) -> RowSource:
+    fields = "\t".join(
+        f"{{_tsv_escape(row[{i}])}}" if c.type == STRING else f"{{row[{i}]}}" for i, c in enumerate(table.columns)
+    )
+    return RowSource("tsv_line", "row", [f"return f'{fields}\\n'"], {"_tsv_escape": _tsv_escape})
 
 
 def _tsv_line(table: Table) -> Any:
     """A function from a typed row of `table` to its line of LOAD DATA text, generated per table (one
     f-string per row; strings escaped only when they hold a tab, newline, carriage return or backslash)."""
-    line = _TSV_LINES.get(table.name)
-    if line is None:
-        fields = "\t".join(
-            f"{{_tsv_escape(row[{i}])}}" if c.type == STRING else f"{{row[{i}]}}" for i, c in enumerate(table.columns)
-        )
-        scope = {"_tsv_escape": _tsv_escape}
-        exec(compile(f"def line(row):\n    return f'{fields}\\n'", f"<tsv line for {table.name}>", "exec"), scope)
-        line = _TSV_LINES[table.name] = scope["line"]
-    return line
+    return row_function(_tsv_line_source, table)
 
 
 class MysqlDatabase(Database):

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.db import Database
+from chalicelib.rules.fields import MAX_YEAR, MIN_YEAR  # the years a stored datetime can have
 
 DEFAULT_YEAR = 2021
-MIN_YEAR, MAX_YEAR = 1000, 9999  # the years a stored datetime can have (see validation.parse_datetime)
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 HIRES_BY_QUARTER_COLUMNS = ("department", "job", *QUARTERS)
 DEPARTMENTS_ABOVE_MEAN_COLUMNS = ("id", "department", "hired")

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pytest
 
-from chalicelib.rules.validation import parse_datetime, parse_integer
+from chalicelib.rules.fields import parse_datetime, parse_integer
 
 
 @pytest.mark.parametrize(

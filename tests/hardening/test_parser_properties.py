@@ -10,14 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.rules.dictionary import DATETIME, INTEGER, MAX_INTEGER, MAX_STRING_LENGTH, TABLES
-from chalicelib.rules.validation import (
-    check_fields,
-    fast_csv_row,
-    fast_json_row,
-    parse_datetime,
-    parse_integer,
-    parse_string,
-)
+from chalicelib.rules.fields import parse_datetime, parse_integer, parse_string
+from chalicelib.rules.rows import check_fields, fast_csv_row, fast_json_row
 
 BOUNDED = settings(max_examples=250, deadline=None, database=None)  # one value per example
 ROWS = settings(max_examples=120, deadline=None, database=None)  # a whole row per example
