@@ -70,7 +70,7 @@ def replay_rejections():
 @app.route("/admin/schema", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @api.handles_errors
 def create_schema():
-    api.database().create_schema()
+    api.admin_database().create_schema()
     return api.json_response({"schema": "created"}, 201)
 
 
@@ -79,7 +79,7 @@ def create_schema():
 def drop_schema():
     if (app.current_request.query_params or {}).get("confirm") != "drop-all-data":
         raise api.ApiError(400, "confirmation required", "pass ?confirm=drop-all-data to drop every table")
-    api.database().drop_schema()
+    api.admin_database().drop_schema()
     return {"schema": "dropped"}
 
 

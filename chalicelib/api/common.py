@@ -80,6 +80,11 @@ def database() -> databases.Database:
     return databases.for_url(settings().database_url)
 
 
+def admin_database() -> databases.Database:
+    """The database as the admin user: only the schema routes use it (the app user has data rights only)."""
+    return databases.for_url(settings().admin_database_url)
+
+
 def api_key_refusal(request: Any) -> Response | None:
     """403 unless the request carries the configured API key (public routes excepted).
 
