@@ -39,7 +39,13 @@ def server_login(database: str = "") -> DatabaseLogin:
     parts = urlsplit(MYSQL_SERVER)
     ca = parse_qs(parts.query).get("ca", [None])[-1]
     return DatabaseLogin(
-        parts.hostname or "127.0.0.1", parts.port or 3307, database, parts.username or "", parts.password or "", True, ca
+        parts.hostname or "127.0.0.1",
+        parts.port or 3307,
+        database,
+        parts.username or "",
+        parts.password or "",
+        True,
+        ca,
     )
 
 
