@@ -30,7 +30,8 @@ def write_employees_csv(path: Path, rows: int) -> None:
         for i in range(1, rows + 1):
             fh.write(
                 f"{i},Employee {i},2021-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:"
-                f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}Z,{rng.randint(1, DEPARTMENTS)},{rng.randint(1, JOBS)}\n"
+                f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}Z,"
+                f"{rng.randint(1, DEPARTMENTS)},{rng.randint(1, JOBS)}\n"
             )
 
 
@@ -102,10 +103,9 @@ def main() -> None:
             import backup_avro
             import load_csv
 
+            from chalicelib.runtime.settings import DatabaseLogin
             from hrjobs import runtime
             from hrjobs.database import MysqlTarget
-
-            from chalicelib.runtime.settings import DatabaseLogin
 
             runtime.configure(spark)
             login = DatabaseLogin(MYSQL["host"], MYSQL["port"], name, MYSQL["user"], MYSQL["password"], tls=False)
@@ -129,7 +129,8 @@ def main() -> None:
 
     backed_up = manifest["tables"]["hired_employees"]
     report(
-        f"Glue jobs, local[2] on {os.cpu_count()} CPUs, {ROWS:,} hired_employees rows ({csv_path.stat().st_size / 1e6:.0f} MB CSV, generated in {generated:.1f} s)",
+        f"Glue jobs, local[2] on {os.cpu_count()} CPUs, {ROWS:,} hired_employees rows "
+        f"({csv_path.stat().st_size / 1e6:.0f} MB CSV, generated in {generated:.1f} s)",
         [
             (
                 "LOAD DATA LOCAL INFILE (baseline)",
@@ -137,7 +138,8 @@ def main() -> None:
             ),
             (
                 "load job, first run",
-                f"{load_seconds:.1f} s, {loaded.inserted / load_seconds:,.0f} rows/s (inserted {loaded.inserted:,}, rejected {loaded.rejected:,})",
+                f"{load_seconds:.1f} s, {loaded.inserted / load_seconds:,.0f} rows/s "
+                f"(inserted {loaded.inserted:,}, rejected {loaded.rejected:,})",
             ),
             ("  phases (s)", ", ".join(f"{k} {v}" for k, v in loaded.seconds.items())),
             ("load job / LOAD DATA", f"{load_seconds / raw_seconds:.1f}x the time"),
@@ -147,7 +149,8 @@ def main() -> None:
             ),
             (
                 "backup job (MySQL -> Avro)",
-                f"{backup_seconds:.1f} s, {backed_up['rows'] / backup_seconds:,.0f} rows/s, {backed_up['bytes'] / 1e6:.1f} MB deflate",
+                f"{backup_seconds:.1f} s, {backed_up['rows'] / backup_seconds:,.0f} rows/s, "
+                f"{backed_up['bytes'] / 1e6:.1f} MB deflate",
             ),
         ],
     )

@@ -241,7 +241,8 @@ class MysqlDatabase(Database):
             else:
                 columns.append(self.q(column.name))
         cur = self.execute(
-            f"LOAD DATA LOCAL INFILE %s {'REPLACE ' if replace else ''}INTO TABLE {self.q(table.name)} CHARACTER SET utf8mb4 {_TSV_FORMAT} "
+            f"LOAD DATA LOCAL INFILE %s {'REPLACE ' if replace else ''}INTO TABLE {self.q(table.name)} "
+            f"CHARACTER SET utf8mb4 {_TSV_FORMAT} "
             f"({', '.join(columns)})" + (f" SET {', '.join(assignments)}" if assignments else ""),
             [path],
         )

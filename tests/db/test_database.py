@@ -75,7 +75,8 @@ def test_mysql_schema_has_keys_and_foreign_keys(mysql_admin_url):
     assert rows == [("hired_employees", "department_id", "departments"), ("hired_employees", "job_id", "jobs")]
     types = dict(
         database.query(
-            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hired_employees'"
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hired_employees'"
         )
     )
     assert types["datetime"] == "datetime" and types["id"] == "int"

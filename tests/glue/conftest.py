@@ -59,7 +59,10 @@ def spark(tmp_path_factory):
     # Python workers import the jobs' modules by name, as Glue's executors do from the zip.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), str(GLUE), os.environ.get("PYTHONPATH")]))
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    java_options = f"-Duser.timezone={JVM_TIME_ZONE} -Dderby.system.home={scratch} -Dderby.stream.error.file={scratch / 'derby.log'}"
+    java_options = (
+        f"-Duser.timezone={JVM_TIME_ZONE} -Dderby.system.home={scratch} "
+        f"-Dderby.stream.error.file={scratch / 'derby.log'}"
+    )
     session = (
         SparkSession.builder.master("local[2]")
         .appName("hr-glue-tests")

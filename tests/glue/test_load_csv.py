@@ -47,7 +47,8 @@ def seeded(sql):
     sql("INSERT INTO departments VALUES (1, 'Sales'), (2, 'HR')")
     sql("INSERT INTO jobs VALUES (1, 'Engineer'), (2, 'Analyst')")
     sql(
-        "INSERT INTO hired_employees VALUES (100, 'Ann', '2021-01-01 10:00:00', 1, 1), (101, 'Ben', '2021-01-01 10:00:00', 1, 1)"
+        "INSERT INTO hired_employees VALUES "
+        "(100, 'Ann', '2021-01-01 10:00:00', 1, 1), (101, 'Ben', '2021-01-01 10:00:00', 1, 1)"
     )
 
 

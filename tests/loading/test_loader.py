@@ -178,7 +178,8 @@ def test_the_rejected_rows_report_has_line_reasons_and_original_fields(refs, tmp
         load_text(refs, HIRED_EMPLOYEES, data, report=report)
         path = report.save(str(tmp_path / bucket_layout.report_name("hired_employees.csv")))
     assert path.endswith("hired_employees.rejected.csv")
-    rows = list(csv.reader(open(path, encoding="utf-8")))
+    with open(path, encoding="utf-8") as report_file:
+        rows = list(csv.reader(report_file))
     assert rows[0] == ["line", "reasons", "id", "name", "datetime", "department_id", "job_id"]
     assert rows[1][:2] == [
         "2",
