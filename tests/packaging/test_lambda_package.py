@@ -11,44 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
 import zipfile
-from importlib import metadata
 from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.conftest import APP_PASSWORD, APP_USER, TEST_CA, server_login
+from tests.packaging.conftest import runtime_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).with_name("lambda_runtime.py")
 STAGE = "dev"  # a stage the CDK app packages (its construct path differs; the package does not)
 BUCKET = "hr-data-package-test"
 API_KEY = "package-test-key"
-
-
-def runtime_modules(project: str = "boto3") -> set[Path]:
-    """The installed top-level modules of `project` and everything it requires: what Lambda's Python
-    runtime provides besides the standard library."""
-    seen, todo, paths = set(), [project], set()
-    while todo:
-        name = todo.pop()
-        if name.lower() in seen:
-            continue
-        seen.add(name.lower())
-        distribution = metadata.distribution(name)
-        for requirement in distribution.requires or ():
-            if "extra ==" not in requirement:
-                todo.append(re.split(r"[ ;<>=!~\[(]", requirement, maxsplit=1)[0])
-        for file in distribution.files or ():
-            top = file.parts[0]
-            if not top.endswith((".dist-info", ".data")) and top != "..":
-                paths.add(Path(str(distribution.locate_file(top))))
-    return paths
 
 
 @pytest.fixture(scope="module")
@@ -82,23 +60,9 @@ def lambda_package(tmp_path_factory) -> Path:
 def lambda_runtime(tmp_path_factory) -> Path:
     """A folder holding boto3 and its dependencies only (links to the installed copies)."""
     folder = tmp_path_factory.mktemp("lambda-runtime")
-    for path in runtime_modules():
+    for path in runtime_modules("boto3"):
         (folder / path.name).symlink_to(path)
     return folder
-
-
-@pytest.fixture(scope="module")
-def aws_endpoint():
-    """A moto server: the packaged code reaches it through AWS_ENDPOINT_URL, with no moto on its path."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture
