@@ -2,7 +2,7 @@
 # The test suite's database server, configured like the one in AWS: a MariaDB of its own (own datadir,
 # port and socket) that refuses plain connections (require_secure_transport=ON), presents a server
 # certificate signed by a CA generated here on first run, and has the service's users:
-#   root      socket only (bootstrap, this script)  - the master user
+#   root      socket only, for the OS user running this script (bootstrap) - the master user
 #   hr_admin  TLS, schema changes on hr_% databases - the admin user (creates the per-run databases)
 #   hr_app    TLS, data rights only, granted per database by the suite (chalicelib.db.users)
 # Idempotent: reuses a running server, restarts a stopped one, creates what is missing. The machine's
@@ -22,6 +22,11 @@ INSTALL_DB=$(find_binary mariadb-install-db mysql_install_db) || { echo "tls-mys
 CLIENT=$(find_binary mariadb mysql) || { echo "tls-mysql: no mariadb client" >&2; exit 1; }
 RUN_AS=()
 [ "$(id -u)" -eq 0 ] && RUN_AS=(--user=root)
+OS_USER=$(id -un)
+if ! command -v openssl >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+fi
 
 mkdir -p "$DIR" "$TLS"
 exec 9>"$DIR/.lock"
@@ -41,14 +46,18 @@ if [ ! -s "$TLS/server.pem" ]; then
 fi
 
 # -- the server ----------------------------------------------------------------------------------------
-client() { "$CLIENT" --no-defaults --socket="$SOCKET" -uroot "$@"; }
+# The master logs in by socket as the OS user that installed the datadir (root, or a developer's own user).
+client() { "$CLIENT" --no-defaults --socket="$SOCKET" -u"$MASTER" "$@"; }
+MASTER=$([ "$OS_USER" = root ] && echo root || echo "$OS_USER")
 running() { client -e "SELECT 1" >/dev/null 2>&1; }
 
 if ! running; then
   if [ ! -d "$DATA/mysql" ]; then
     rm -rf "$DATA"
+    SOCKET_USER=()
+    [ "$OS_USER" != root ] && SOCKET_USER=(--auth-root-socket-user="$OS_USER")
     "$INSTALL_DB" --no-defaults --datadir="$DATA" "${RUN_AS[@]}" --auth-root-authentication-method=socket \
-      --skip-test-db >"$DIR/install.log" 2>&1
+      "${SOCKET_USER[@]}" --skip-test-db >"$DIR/install.log" 2>&1
   fi
   # Names are not resolved: install-db's anonymous ''@localhost would otherwise shadow 'hr_app'@'%'.
   setsid "$MARIADBD" --no-defaults "${RUN_AS[@]}" --datadir="$DATA" --port="$PORT" --bind-address=127.0.0.1 \

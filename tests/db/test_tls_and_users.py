@@ -14,7 +14,8 @@ from chalicelib.rules.dictionary import DEPARTMENTS
 from tests.conftest import TEST_CA, app_login, connect_as, server_login
 
 
-def test_the_server_refuses_plain_connections(mysql_database):
+def test_the_server_refuses_plain_connections(mysql_db, mysql_database):
+    assert mysql_db.query("SELECT @@require_secure_transport")[0][0] == 1
     login = app_login(mysql_database)
     with pytest.raises(pymysql.err.OperationalError) as refused:
         pymysql.connect(host=login.host, port=login.port, user=login.user, password=login.password, ssl_disabled=True)

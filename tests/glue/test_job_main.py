@@ -139,3 +139,26 @@ def test_arguments_are_resolved_by_glue_with_defaults_for_optional_ones():
     assert args["WRITE_CONNECTIONS"] == "8" and args["READ_PARTITIONS"] == "4" and args["TABLE"] is None
     with pytest.raises(GlueArgumentError, match="--SOURCE"):
         runtime.job_arguments(["load_csv.py"], load_csv.REQUIRED, load_csv.OPTIONAL)
+
+
+def test_each_jdbc_driver_gets_its_verifying_tls_options(target):
+    from dataclasses import replace
+
+    connector_j = database.MysqlTarget(replace(target.login, ca=None), database.GLUE_JDBC_DRIVER)
+    assert "sslMode=VERIFY_IDENTITY" in connector_j.jdbc_url()
+    assert "sslMode=DISABLED" in database.MysqlTarget(replace(target.login, tls=False, ca=None)).jdbc_url()
+    assert f"useSsl=true&serverSslCert={target.login.ca}" in target.jdbc_url()
+    with pytest.raises(database.CredentialsError, match="trust store"):
+        database.tls_url_options(target.login, database.GLUE_JDBC_DRIVER)
+    with pytest.raises(database.CredentialsError, match="unknown JDBC driver"):
+        database.tls_url_options(target.login, "org.example.Driver")
+
+
+def test_jdbc_refuses_a_server_its_trust_store_cannot_verify(spark, target):
+    from dataclasses import replace
+
+    # The JVM's trust store does not hold the suite's CA: the driver must refuse, not just encrypt.
+    unverified = database.MysqlTarget(replace(target.login, ca=None), target.driver)
+    with pytest.raises(Exception, match="(?i)certif|SSL|PKIX"):
+        database.read_query(spark, unverified, "SELECT 1 AS one").collect()
+    assert database.read_query(spark, target, "SELECT 1 AS one").first()["one"] == 1
