@@ -29,7 +29,7 @@ archive, runtime, script, jar, argv = sys.argv[1:6]
 sys.path[:0] = [archive, runtime]
 from pyspark.sql import SparkSession
 spark = (SparkSession.builder.master("local[1]").config("spark.jars", jar).config("spark.ui.enabled", "false")
-         .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+         .config("spark.sql.shuffle.partitions", "1").getOrCreate())
 spark.sparkContext.setLogLevel("FATAL")
 spark.sparkContext.addPyFile(archive)
 job = runpy.run_path(script, run_name="glue_job")
@@ -74,6 +74,7 @@ def test_the_load_job_runs_from_the_zip_alone_as_the_app_user_over_tls(
     (incoming / "departments.csv").write_text("1,Sales\n2,HR\nx,Broken\n")
     argv = ["load_csv.py", "--JOB_NAME", "hr-load", "--SOURCE", (incoming / "departments.csv").as_uri()]
     argv += ["--DB_SECRET_ARN", arn, "--DB_CA", TEST_CA, "--JDBC_DRIVER", LOCAL_JDBC_DRIVER]
+    argv += ["--READ_PARTITIONS", "1", "--WRITE_CONNECTIONS", "1"]  # a tiny file: fewer Spark tasks
     env = {
         "PATH": os.environ["PATH"],
         "JAVA_HOME": os.environ.get("JAVA_HOME", ""),
