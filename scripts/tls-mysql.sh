@@ -5,6 +5,7 @@
 #   root      socket only, for the OS user running this script (bootstrap) - the master user
 #   hr_admin  TLS, schema changes on hr_% databases - the admin user (creates the per-run databases)
 #   hr_app    TLS, data rights only, granted per database by the suite (chalicelib.db.users)
+#   hr_master TLS, the rights of an RDS master user (users and grants): for the users' bootstrap test
 # Idempotent: reuses a running server, restarts a stopped one, creates what is missing. The machine's
 # shared server on 3306 is left alone. Prints nothing on success; the suite finds the CA under $DIR.
 set -euo pipefail
@@ -12,6 +13,7 @@ DIR=${HR_TEST_MYSQL_DIR:-/var/tmp/hr-test-mysql}
 PORT=${HR_TEST_MYSQL_PORT:-3307}
 ADMIN_PASSWORD=${HR_TEST_ADMIN_PASSWORD:-hr-admin-test}
 APP_PASSWORD=${HR_TEST_APP_PASSWORD:-hr-app-test}
+MASTER_PASSWORD=${HR_TEST_MASTER_PASSWORD:-hr-master-test}
 SOCKET="$DIR/mysqld.sock"
 DATA="$DIR/data"
 TLS="$DIR/tls"
@@ -79,4 +81,8 @@ ALTER USER 'hr_admin'@'%' IDENTIFIED BY '$ADMIN_PASSWORD' REQUIRE SSL;
 GRANT ALL PRIVILEGES ON \`hr\_%\`.* TO 'hr_admin'@'%' WITH GRANT OPTION;
 CREATE USER IF NOT EXISTS 'hr_app'@'%' IDENTIFIED BY '$APP_PASSWORD' REQUIRE SSL;
 ALTER USER 'hr_app'@'%' IDENTIFIED BY '$APP_PASSWORD' REQUIRE SSL;
+CREATE USER IF NOT EXISTS 'hr_master'@'%' IDENTIFIED BY '$MASTER_PASSWORD' REQUIRE SSL;
+ALTER USER 'hr_master'@'%' IDENTIFIED BY '$MASTER_PASSWORD' REQUIRE SSL;
+GRANT CREATE USER ON *.* TO 'hr_master'@'%' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON \`hr\_%\`.* TO 'hr_master'@'%' WITH GRANT OPTION;
 SQL

@@ -79,29 +79,35 @@ def apply(cursor: Any, database: str, app: Mapping[str, str], admin: Mapping[str
 
 def bootstrap(event: Mapping[str, Any], context: Any = None) -> dict:
     """CloudFormation custom resource handler (CDK provider framework): on Create and Update, log in as
-    the master user and apply the users from their secrets (``MASTER_SECRET_ARN``, ``APP_SECRET_ARN``,
-    ``ADMIN_SECRET_ARN``, ``DB_HOST``, ``DB_NAME``; ``DB_CA`` for the server's CA). Delete keeps the
-    users: the cluster and its data outlive the resource only when retained, and then they are needed."""
+    the master user over verified TLS and apply the users from their secrets (``MASTER_SECRET_ARN``,
+    ``APP_SECRET_ARN``, ``ADMIN_SECRET_ARN``; ``DB_HOST``, ``DB_NAME``; ``DB_CA`` for a private CA).
+    Delete keeps the users: a retained cluster still needs them."""
     import os
+    from dataclasses import replace
 
-    from chalicelib.db.mysql import MysqlDatabase
+    import pymysql
+
     from chalicelib.runtime import settings
 
     if event.get("RequestType") in ("Create", "Update"):
         env = os.environ
-        master = settings.database_login(
-            settings.read_secret(env["MASTER_SECRET_ARN"]), env.get("DB_HOST"), env.get("DB_NAME"), "hr"
+        secret = settings.read_secret(env["MASTER_SECRET_ARN"])
+        master = settings.database_login(secret, env.get("DB_HOST"), env["DB_NAME"])
+        master = replace(master, tls=True, ca=env.get("DB_CA") or None)
+        conn = pymysql.connect(
+            host=master.host,
+            port=master.port,
+            user=master.user,
+            password=master.password,
+            ssl=master.ssl_context(),
+            autocommit=True,
+            connect_timeout=10,
         )
-        master = MysqlDatabase(master.host, master.port, master.user, master.password, "", True, env.get("DB_CA"))
-        conn = master._open(database="")
         try:
             with conn.cursor() as cursor:
-                apply(
-                    cursor,
-                    env["DB_NAME"],
-                    settings.read_secret(env["APP_SECRET_ARN"]),
-                    settings.read_secret(env["ADMIN_SECRET_ARN"]),
-                )
+                app = settings.read_secret(env["APP_SECRET_ARN"])
+                admin = settings.read_secret(env["ADMIN_SECRET_ARN"])
+                apply(cursor, master.name, app, admin)
         finally:
             conn.close()
     return {"PhysicalResourceId": "database-users"}
