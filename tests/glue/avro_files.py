@@ -31,7 +31,10 @@ def write_file(path: Path, table: dictionary.Table, rows: list[tuple]) -> None:
     """One Avro object container file with the dictionary's schema, as the API writes a backup."""
     path.parent.mkdir(parents=True, exist_ok=True)
     records = [
-        {c.name: (v.replace(tzinfo=UTC) if c.type == dictionary.DATETIME else v) for c, v in zip(table.columns, row)}
+        {
+            c.name: (v.replace(tzinfo=UTC) if c.type == dictionary.DATETIME else v)
+            for c, v in zip(table.columns, row)
+        }
         for row in rows
     ]
     with path.open("wb") as fh:
