@@ -103,13 +103,13 @@ def main() -> None:
             import backup_avro
             import load_csv
 
+            from chalicelib.runtime.settings import DatabaseLogin
             from hrjobs import runtime
             from hrjobs.database import MysqlTarget
 
             runtime.configure(spark)
-            target = MysqlTarget(
-                MYSQL["host"], MYSQL["port"], name, MYSQL["user"], MYSQL["password"], "org.mariadb.jdbc.Driver"
-            )
+            login = DatabaseLogin(MYSQL["host"], MYSQL["port"], name, MYSQL["user"], MYSQL["password"], tls=False)
+            target = MysqlTarget(login, "org.mariadb.jdbc.Driver")
             started = time.perf_counter()
             [loaded] = load_csv.run_load(spark, target, csv_path.as_uri(), write_connections=2, read_partitions=2)
             load_seconds = time.perf_counter() - started

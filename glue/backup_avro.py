@@ -15,7 +15,7 @@ queries: the tables of one backup are not a single transactional snapshot.
 from __future__ import annotations
 
 import logging
-import sys
+from collections.abc import Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
@@ -75,21 +75,17 @@ def run_backup(
     return manifest
 
 
-def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
-    runtime.setup_logging()
-    args = runtime.job_arguments(sys.argv if argv is None else argv, REQUIRED, OPTIONAL)
-    target = database.target_from_job_arguments(args)
-    with runtime.job_session(args, spark) as session:
-        manifest = run_backup(
-            session,
-            target,
-            args["BACKUP_ROOT"],
-            tables_to_back_up(args["TABLES"]),
-            args["BACKUP_ID"],
-            int(args["READ_PARTITIONS"]),
+def backup_job(session: SparkSession, target: MysqlTarget, args: Mapping[str, str | None]) -> dict:
+    tables = tables_to_back_up(args["TABLES"])
+    return {
+        "manifest": run_backup(
+            session, target, args["BACKUP_ROOT"], tables, args["BACKUP_ID"], int(args["READ_PARTITIONS"])
         )
-    runtime.report({"job": "backup_avro", "manifest": manifest})
-    return manifest
+    }
+
+
+def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
+    return runtime.run_job("backup_avro", backup_job, REQUIRED, OPTIONAL, argv, spark)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -242,11 +242,16 @@ def load_file(
         )
         database.append(inserts, target, table.name, write_connections)
         clock.lap("insert")
+    if counts.get(rows.INSERT) or counts.get(rows.UNCHANGED):
+        # The JDBC writers commit their shares on their own, so the summary cannot join their unit of
+        # work: it is rebuilt after them, and also when every row was already stored, so a re-run
+        # repairs a summary that an earlier run failed to rebuild after its inserts.
         service = target.service_database()
         try:
             service.rebuild_derived()
         finally:
             service.close()
+        clock.lap("derive")
     newly_logged = 0
     if counts.get(rows.REJECTED):
         rejected = classified.where(F.col("outcome") == rows.REJECTED)
@@ -285,23 +290,21 @@ def run_load(
     ]
 
 
+def load_job(session: SparkSession, target: MysqlTarget, args: Mapping[str, str | None]) -> dict:
+    results = run_load(
+        session,
+        target,
+        args["SOURCE"],
+        args["TABLE"],
+        args["REJECTED_PREFIX"],
+        int(args["WRITE_CONNECTIONS"]),
+        int(args["READ_PARTITIONS"]),
+    )
+    return {"files": [asdict(r) for r in results]}
+
+
 def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
-    runtime.setup_logging()
-    args = runtime.job_arguments(sys.argv if argv is None else argv, REQUIRED, OPTIONAL)
-    target = database.target_from_job_arguments(args)
-    with runtime.job_session(args, spark) as session:
-        results = run_load(
-            session,
-            target,
-            args["SOURCE"],
-            args["TABLE"],
-            args["REJECTED_PREFIX"],
-            int(args["WRITE_CONNECTIONS"]),
-            int(args["READ_PARTITIONS"]),
-        )
-    summary = {"job": "load_csv", "files": [asdict(r) for r in results]}
-    runtime.report(summary)
-    return summary
+    return runtime.run_job("load_csv", load_job, REQUIRED, OPTIONAL, argv, spark)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+from collections.abc import Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
@@ -88,16 +88,13 @@ def run_restore(
     return {"table": table.name, "source": source, "rows": count}
 
 
+def restore_job(session: SparkSession, target: MysqlTarget, args: Mapping[str, str | None]) -> dict:
+    table = dictionary.table(args["TABLE"])
+    return run_restore(session, target, table, args["BACKUP"], int(args["WRITE_CONNECTIONS"]))
+
+
 def main(argv: list[str] | None = None, spark: SparkSession | None = None) -> dict:
-    runtime.setup_logging()
-    args = runtime.job_arguments(sys.argv if argv is None else argv, REQUIRED, OPTIONAL)
-    target = database.target_from_job_arguments(args)
-    with runtime.job_session(args, spark) as session:
-        result = run_restore(
-            session, target, dictionary.table(args["TABLE"]), args["BACKUP"], int(args["WRITE_CONNECTIONS"])
-        )
-    runtime.report({"job": "restore_avro", **result})
-    return result
+    return runtime.run_job("restore_avro", restore_job, REQUIRED, OPTIONAL, argv, spark)
 
 
 if __name__ == "__main__":

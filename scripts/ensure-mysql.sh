@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure a MariaDB/MySQL server answers on $MYSQL_HOST:$MYSQL_PORT (default 127.0.0.1:3306, root,
-# no password), as the test suite and benchmarks expect. Starts an installed server, or installs
-# MariaDB from the distribution when there is none.
+# no password), as the benchmarks expect, then that the test suite's TLS-only server runs beside it
+# (scripts/tls-mysql.sh). Starts an installed server, or installs MariaDB from the distribution when
+# there is none.
 set -euo pipefail
 HOST=${MYSQL_HOST:-127.0.0.1}
 PORT=${MYSQL_PORT:-3306}
@@ -21,7 +22,7 @@ wait_for_server() {
   return 1
 }
 
-if answers >/dev/null 2>&1; then exit 0; fi
+if answers >/dev/null 2>&1; then exec "$(dirname "$0")/tls-mysql.sh"; fi
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ] && [ ! -x /usr/sbin/mysqld ]; then
   echo "ensure-mysql: no MySQL-compatible server installed; installing mariadb-server" >&2
@@ -38,3 +39,4 @@ fi
 wait_for_server || { echo "ensure-mysql: server did not come up on $HOST:$PORT" >&2; exit 1; }
 # A fresh Debian install authenticates root by socket; the suite connects over TCP with no password.
 $SUDO mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(''); FLUSH PRIVILEGES;" 2>/dev/null || true
+exec "$(dirname "$0")/tls-mysql.sh"

@@ -1,82 +1,142 @@
 """Shared fixtures: the two database backends, the Chalice test client.
 
-MySQL tests run against a real MySQL-compatible server (``TEST_MYSQL_URL``, default
-``mysql://root@127.0.0.1:3306``; `make test` starts or installs MariaDB first). Each test run gets
-its own database, dropped at the end. When the server cannot be reached the MySQL tests are skipped
-locally, and fail when ``REQUIRE_MYSQL=1`` (as CI sets it): CI never skips them.
+MySQL tests run against a server configured like the one in AWS (scripts/tls-mysql.sh, started by
+`make test`): it refuses plain connections, its certificate is verified against the CA the script
+generated, and the suite logs in as the service's users. The admin user (``TEST_MYSQL_URL``, default
+``hr_admin`` on 127.0.0.1:3307) creates each test run's database and its schema and grants the app user
+(``TEST_MYSQL_APP_USER`` / ``TEST_MYSQL_APP_PASSWORD``) its data rights there (chalicelib.db.users);
+every test then runs as the app user unless it asks for `mysql_admin_url`. When the server cannot be
+reached the MySQL tests are skipped locally, and fail when ``REQUIRE_MYSQL=1`` (as CI sets it).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pymysql
 import pytest
 
 from chalicelib import db as databases
+from chalicelib.db import users
+from chalicelib.runtime.settings import DatabaseLogin
 
 ROOT = Path(__file__).resolve().parent.parent
-MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+TLS_DIR = Path(os.environ.get("HR_TEST_MYSQL_DIR", "/var/tmp/hr-test-mysql"))
+TEST_CA = str(TLS_DIR / "tls" / "ca.pem")
+MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", f"mysql://hr_admin:hr-admin-test@127.0.0.1:3307/?ca={TEST_CA}")
+APP_USER = os.environ.get("TEST_MYSQL_APP_USER", "hr_app")
+APP_PASSWORD = os.environ.get("TEST_MYSQL_APP_PASSWORD", "hr-app-test")
 BACKENDS = ["sqlite", "mysql"]
 
 
-def _server_parts():
-    from urllib.parse import urlsplit
-
+def server_login(database: str = "") -> DatabaseLogin:
+    """The admin user's login on the test server (on `database`, or none)."""
     parts = urlsplit(MYSQL_SERVER)
-    return parts.hostname or "127.0.0.1", parts.port or 3306, parts.username or "root", parts.password or ""
+    ca = parse_qs(parts.query).get("ca", [None])[-1]
+    return DatabaseLogin(
+        parts.hostname or "127.0.0.1",
+        parts.port or 3307,
+        database,
+        parts.username or "",
+        parts.password or "",
+        True,
+        ca,
+    )
+
+
+def app_login(database: str) -> DatabaseLogin:
+    return replace(server_login(database), user=APP_USER, password=APP_PASSWORD)
+
+
+def connect_as(login: DatabaseLogin, **options) -> pymysql.connections.Connection:
+    """A plain pymysql connection for `login`, over verified TLS as every connection of the suite."""
+    return pymysql.connect(
+        host=login.host,
+        port=login.port,
+        user=login.user,
+        password=login.password,
+        database=login.name or None,
+        ssl=login.ssl_context(),
+        autocommit=True,
+        charset="utf8mb4",
+        connect_timeout=5,
+        **options,
+    )
 
 
 def _mysql_admin():
-    host, port, user, password = _server_parts()
-    return pymysql.connect(host=host, port=port, user=user, password=password, autocommit=True, connect_timeout=5)
+    return connect_as(server_login())
 
 
 @pytest.fixture(scope="session")
 def mysql_server():
-    """(host, port, user, password) of the test server, or a skip / failure when it is unreachable."""
+    """The admin login on the test server, or a skip / failure when it is unreachable."""
     try:
         _mysql_admin().close()
-    except pymysql.err.MySQLError as exc:
-        message = f"MySQL test server {MYSQL_SERVER} unreachable: {exc}"
+    except pymysql.err.MySQLError:
+        # Not started yet (pytest run without `make test`): the setup is idempotent and quick.
+        subprocess.run([str(ROOT / "scripts" / "tls-mysql.sh")], check=False, capture_output=True)
+    try:
+        _mysql_admin().close()
+    except (pymysql.err.MySQLError, OSError) as exc:
+        message = f"MySQL test server {server_login().host}:{server_login().port} unreachable: {exc}"
         if os.environ.get("REQUIRE_MYSQL") == "1":
             pytest.fail(message + " (REQUIRE_MYSQL=1: MySQL tests may not be skipped)")
         pytest.skip(message)
-    return _server_parts()
+    return server_login()
 
 
 @pytest.fixture(scope="session")
-def mysql_url(mysql_server):
-    """URL of a fresh database for this test run (and this xdist worker), dropped afterwards."""
-    host, port, user, password = mysql_server
+def mysql_database(mysql_server):
+    """A fresh database for this test run (and this xdist worker), the app user granted its rights on
+    it; dropped and the grants revoked afterwards."""
     name = f"hr_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = _mysql_admin()
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    auth = f"{user}:{password}@" if password else f"{user}@"
-    yield f"mysql://{auth}{host}:{port}/{name}"
+        users.grant(cur, users.app_grants(name), APP_USER)
+    yield name
     with admin.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        users.grant(cur, users.app_revokes(name), APP_USER)
     admin.close()
 
 
-def _reset(database: databases.Database) -> None:
-    database.drop_schema()
-    database.create_schema()
+@pytest.fixture(scope="session")
+def mysql_url(mysql_database):
+    """The app user's URL of this run's database (verified TLS, the form the README documents)."""
+    return app_login(mysql_database).url()
+
+
+@pytest.fixture(scope="session")
+def mysql_admin_url(mysql_database):
+    """The admin user's URL of this run's database: for schema changes only."""
+    return server_login(mysql_database).url()
+
+
+def _reset(url: str) -> None:
+    """Drop and create the schema (as the admin user: the app user may not)."""
+    database = databases.connect(url)
+    try:
+        database.drop_schema()
+        database.create_schema()
+    finally:
+        database.close()
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     """A URL for an empty, freshly created schema on each backend in turn."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hr.db'}"
+        url = admin_url = f"sqlite:///{tmp_path / 'hr.db'}"
     else:
-        url = request.getfixturevalue("mysql_url")
-    database = databases.connect(url)
-    _reset(database)
-    database.close()
+        url, admin_url = request.getfixturevalue("mysql_url"), request.getfixturevalue("mysql_admin_url")
+    _reset(admin_url)
     yield url
     databases.forget(url)
 
@@ -90,10 +150,18 @@ def db(database_url):
 
 
 @pytest.fixture
-def mysql_db(mysql_url):
+def admin_db(admin_database_url):
+    """The same database as `db`, as the admin user: for tests of schema changes."""
+    database = databases.connect(admin_database_url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def mysql_db(mysql_url, mysql_admin_url):
     """The MySQL backend on an empty schema, for behaviour only MySQL has (server modes, concurrent writers)."""
+    _reset(mysql_admin_url)
     database = databases.connect(mysql_url)
-    _reset(database)
     yield database
     database.close()
 
@@ -124,13 +192,21 @@ API_KEY = "test-key"  # the `test` stage's key in .chalice/config.json
 
 
 @pytest.fixture
-def client(database_url, monkeypatch):
-    """`chalice.test.Client` on the `test` stage, whose database is this test's `database_url`."""
+def admin_database_url(request, database_url):
+    """The admin user's URL of the database `database_url` names (the same URL for SQLite)."""
+    return request.getfixturevalue("mysql_admin_url") if database_url.startswith("mysql") else database_url
+
+
+@pytest.fixture
+def client(database_url, admin_database_url, monkeypatch):
+    """`chalice.test.Client` on the `test` stage, whose database is this test's `database_url` (the
+    app user), with the admin user's URL for the schema routes."""
     from chalice.test import Client
 
     import app as app_module
 
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("ADMIN_DATABASE_URL", admin_database_url)
     with Client(app_module.app, stage_name="test", project_dir=str(ROOT)) as test_client:
         yield test_client
 

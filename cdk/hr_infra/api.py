@@ -105,6 +105,7 @@ class ChaliceApp(Construct):
         for role in (self.app_role, self.loader_role):
             database.secret.grant_read(role)
             data_bucket.grant_read_write(role)
+        database.admin_secret.grant_read(self.app_role)  # read only by the /admin/schema routes
         self.loader_role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartTheLoadJob",
@@ -145,6 +146,7 @@ class ChaliceApp(Construct):
                 "log_retention_in_days": 0,  # the log groups are made below, with grants to each role
                 "environment_variables": {
                     "DB_SECRET_ARN": database.secret.secret_arn,
+                    "ADMIN_DB_SECRET_ARN": database.admin_secret.secret_arn,
                     "DB_HOST": database.proxy_endpoint,
                     "DB_NAME": DB_NAME,
                     "DATA_BUCKET": data_bucket.bucket_name,
@@ -172,7 +174,16 @@ class ChaliceApp(Construct):
         self._use_role(AUTO_TESTER, self.auto_tester_role)
         tester = self.functions[AUTO_TESTER]
         tester.add_property_deletion_override("VpcConfig")
-        for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "LOADER_MAX_BYTES"):
+        if S3_LOADER in self.functions:  # the loader's role may not read the admin secret: no pointer to it
+            self.functions[S3_LOADER].add_property_deletion_override("Environment.Variables.ADMIN_DB_SECRET_ARN")
+        for variable in (
+            "DB_SECRET_ARN",
+            "ADMIN_DB_SECRET_ARN",
+            "DB_HOST",
+            "DB_NAME",
+            "DATA_BUCKET",
+            "LOADER_MAX_BYTES",
+        ):
             # The auto-tester is a client of the API: it is told nothing about the data behind it.
             tester.add_property_deletion_override(f"Environment.Variables.{variable}")
         self.endpoint = ApiEndpoint(

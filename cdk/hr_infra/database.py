@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from .database_users import DatabaseUsers
 from .nag import acknowledge
 from .network import Network
 from .settings import DB_ADMIN_USER, DB_NAME, StageSettings
@@ -21,12 +24,17 @@ ENGINE_VERSION = rds.AuroraMysqlEngineVersion.VER_3_10_3
 class Database(Construct):
     """An encrypted, private Aurora MySQL cluster with generated, rotated credentials.
 
-    Lambdas reach it through the RDS Proxy (`proxy_endpoint`, TLS required), which pools their many
-    short connections; Glue jobs connect to the cluster directly (few long bulk connections). The admin
-    secret holds `username`, `password`, `host`, `port`, `dbname`.
+    Every client reaches it through the RDS Proxy (`proxy_endpoint`, TLS required), whose certificate
+    chains to Amazon's public roots: pymysql and Connector/J verify it against the system's and the JVM's
+    trust stores, with no RDS CA bundle to ship. The clients log in as the least-privilege users of
+    `DatabaseUsers`: `secret` is the app user's (data work), `admin_secret` the admin user's (schema
+    changes); `master_secret` is kept for the users' bootstrap and rotation, and emergencies. Each secret
+    holds `username`, `password`, `host`, `port`, `dbname`.
     """
 
-    def __init__(self, scope: Construct, id: str, *, network: Network, settings: StageSettings) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, network: Network, settings: StageSettings, project_dir: Path
+    ) -> None:
         super().__init__(scope, id)
         vpc = network.vpc
         self.security_group = ec2.SecurityGroup(
@@ -64,7 +72,9 @@ class Database(Construct):
             cluster_identifier=identifier,
             engine=rds.DatabaseClusterEngine.aurora_mysql(version=ENGINE_VERSION),
             # A predictable name, so `chalice deploy` alone can be granted it (.chalice/policy-<stage>.json).
-            credentials=rds.Credentials.from_generated_secret(DB_ADMIN_USER, secret_name=f"{settings.stack_name}/db"),
+            credentials=rds.Credentials.from_generated_secret(
+                DB_ADMIN_USER, secret_name=f"{settings.stack_name}/db-master"
+            ),
             default_database_name=DB_NAME,
             writer=rds.ClusterInstance.serverless_v2("Writer", enable_performance_insights=True),
             readers=readers,
@@ -99,7 +109,12 @@ class Database(Construct):
         for group in log_groups:
             self.cluster.node.add_dependency(group)
         assert self.cluster.secret is not None
-        self.secret = self.cluster.secret
+        self.master_secret = self.cluster.secret
+        self.users = DatabaseUsers(
+            self, "Users", cluster=self.cluster, master_secret=self.master_secret, settings=settings
+        )
+        self.secret = self.users.app_secret
+        self.admin_secret = self.users.admin_secret
         # The rotation function runs in the app subnets and reaches Secrets Manager through its endpoint.
         self.rotation_security_group = network.security_group(
             self, "RotationSecurityGroup", "Secret rotation function: reaches the cluster"
@@ -110,12 +125,13 @@ class Database(Construct):
             vpc_subnets=network.app_subnets,
             security_group=self.rotation_security_group,
         )
+        self.users.add_rotation(network, self.rotation_security_group)
 
         self.proxy = self.cluster.add_proxy(
             "Proxy",
             vpc=vpc,
             vpc_subnets=network.app_subnets,
-            secrets=[self.secret],
+            secrets=[self.master_secret, self.secret, self.admin_secret],
             security_groups=[self.proxy_security_group],
             require_tls=True,
             borrow_timeout=Duration.seconds(30),
@@ -123,6 +139,10 @@ class Database(Construct):
             max_connections_percent=80,
         )
         self.proxy_endpoint = self.proxy.endpoint
+        bootstrap = self.users.add_bootstrap(
+            project_dir=project_dir, network=network, proxy_endpoint=self.proxy_endpoint
+        )
+        self.allow_clients(bootstrap, "from the database users' bootstrap")
 
         acknowledge(
             self.cluster,

@@ -67,7 +67,8 @@ class GlueJobs(Construct):
         # Glue requires a self-referencing rule: Spark executors connect to each other on any port.
         self.security_group.add_ingress_rule(self.security_group, ec2.Port.all_tcp(), "Spark workers of the same job")
         self.security_group.add_egress_rule(self.security_group, ec2.Port.all_tcp(), "Spark workers of the same job")
-        database.allow_direct_clients(self.security_group, "from the Glue jobs")
+        # Through the proxy: its certificate verifies against the JVM's and Python's own trust stores.
+        database.allow_clients(self.security_group, "from the Glue jobs")
 
         subnet = network.vpc.select_subnets(subnet_group_name="app").subnets[0]
         cluster_endpoint = database.cluster.cluster_endpoint
@@ -231,6 +232,7 @@ class GlueJobs(Construct):
                 timeout=Duration.minutes(settings.glue_timeout_minutes),
                 default_arguments={
                     "--DB_SECRET_ARN": database.secret.secret_arn,
+                    "--DB_HOST": database.proxy_endpoint,
                     **{
                         f"--{name}": value.format(bucket=data_bucket.bucket_name)
                         for name, value in job.arguments.items()

@@ -88,7 +88,7 @@ class HrMigrationStack(Stack):
             flow_log_retention=settings.log_retention,
             removal_policy=RemovalPolicy.RETAIN if settings.is_prod else RemovalPolicy.DESTROY,
         )
-        database = Database(self, "Database", network=network, settings=settings)
+        database = Database(self, "Database", network=network, settings=settings, project_dir=project_dir)
         data = DataBucket(self, "Data", settings=settings)
         glue_jobs = GlueJobs(
             self,
@@ -154,7 +154,8 @@ class HrMigrationStack(Stack):
             "DataBucketName": (data.bucket.bucket_name, "Data bucket: incoming/, rejected/, backups/"),
             "ApiKeyId": (app.access.key.ref, "API Gateway key id (its value is in ApiKeySecretArn)"),
             "ApiKeySecretArn": (app.access.key_secret.secret_arn, "Secret holding the API key value"),
-            "DbSecretArn": (database.secret.secret_arn, "Database credentials (DB_SECRET_ARN)"),
+            "DbSecretArn": (database.secret.secret_arn, "App user's database credentials (DB_SECRET_ARN)"),
+            "DbAdminSecretArn": (database.admin_secret.secret_arn, "Admin user's credentials (ADMIN_DB_SECRET_ARN)"),
             "DbProxyEndpoint": (database.proxy_endpoint, "RDS Proxy endpoint (DB_HOST)"),
             "GlueLoadJobName": (glue_jobs.job_name(LOAD_JOB), "Glue job for big CSV files (GLUE_LOAD_JOB)"),
             "AppSubnetIds": (

@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.api.errors import ApiError, handles_errors
 from chalicelib.api.parsing import JSON_BODIES
 from chalicelib.api.responses import json_response
-from chalicelib.api.stage import database
+from chalicelib.api.stage import admin_database
 
 blueprint = Blueprint(__name__)
 DROP_CONFIRMATION = "drop-all-data"
@@ -16,7 +16,7 @@ DROP_CONFIRMATION = "drop-all-data"
 @blueprint.route("/admin/schema", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def create_schema():
-    database().create_schema()
+    admin_database().create_schema()
     return json_response({"schema": "created"}, 201)
 
 
@@ -25,5 +25,5 @@ def create_schema():
 def drop_schema():
     if (blueprint.current_request.query_params or {}).get("confirm") != DROP_CONFIRMATION:
         raise ApiError(400, "confirmation required", f"pass ?confirm={DROP_CONFIRMATION} to drop every table")
-    database().drop_schema()
+    admin_database().drop_schema()
     return {"schema": "dropped"}

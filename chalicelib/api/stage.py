@@ -16,5 +16,10 @@ def database() -> databases.Database:
     return databases.for_url(settings().database_url)
 
 
+def admin_database() -> databases.Database:
+    """The database as the admin user: only the schema routes use it (the app user has data rights only)."""
+    return databases.for_url(settings().admin_database_url)
+
+
 def backup_store() -> BackupStore:
     return BackupSettings.from_env().store()

@@ -21,6 +21,7 @@ from chalicelib.db.base import (
     ReferencedRow,
     Rejection,
 )
+from chalicelib.runtime.settings import DatabaseLogin
 
 __all__ = [
     "Database",
@@ -32,6 +33,7 @@ __all__ = [
     "connect",
     "for_url",
     "InvalidDatabaseUrl",
+    "login_from_url",
 ]
 
 
@@ -40,7 +42,8 @@ class InvalidDatabaseUrl(ValueError):
 
 
 def connect(url: str) -> Database:
-    """A new backend for `url`: ``sqlite:///path.db`` or ``mysql://user:password@host:port/db``."""
+    """A new backend for `url`: ``sqlite:///path.db`` or ``mysql://user:password@host:port/db?tls=true&ca=ca.pem``
+    (see `login_from_url`)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from chalicelib.db.sqlite import SqliteDatabase
@@ -51,21 +54,42 @@ def connect(url: str) -> Database:
         if not path:
             raise InvalidDatabaseUrl(f"no file in {url!r}; expected sqlite:///path/to/file.db")
         return SqliteDatabase(path)
-    if parts.scheme in ("mysql", "mysql+pymysql", "mariadb"):
+    if parts.scheme in MYSQL_SCHEMES:
         from chalicelib.db.mysql import MysqlDatabase
 
-        name = parts.path.lstrip("/")
-        if not name or not parts.hostname:
-            raise InvalidDatabaseUrl(f"expected mysql://user:password@host:port/database, got {_redact(url)!r}")
-        return MysqlDatabase(
-            host=parts.hostname,
-            port=parts.port or 3306,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
-            database=unquote(name),
-            tls=_flag(parse_qs(parts.query).get("tls", ["false"])[-1], url),
-        )
+        return MysqlDatabase.for_login(login_from_url(url))
     raise InvalidDatabaseUrl(f"unsupported database URL {_redact(url)!r}; use sqlite:///... or mysql://...")
+
+
+MYSQL_SCHEMES = ("mysql", "mysql+pymysql", "mariadb")
+
+
+def login_from_url(url: str) -> DatabaseLogin:
+    """The login a ``mysql://user:password@host:port/database`` URL names. Query parameters:
+    ``tls=true`` verifies the server's certificate and host name against the system's trust store,
+    ``ca=/path/ca.pem`` against that CA instead (and implies ``tls=true``); ``tls=false`` (the default
+    without ``ca``) connects in plain text, never with unverified TLS."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    if parts.scheme not in MYSQL_SCHEMES or not name or not parts.hostname:
+        raise InvalidDatabaseUrl(f"expected mysql://user:password@host:port/database, got {_redact(url)!r}")
+    query = parse_qs(parts.query)
+    unknown = sorted(set(query) - {"tls", "ca"})
+    if unknown:
+        raise InvalidDatabaseUrl(f"unknown parameter {', '.join(unknown)} in {_redact(url)!r}; use tls and ca")
+    ca = query.get("ca", [""])[-1] or None
+    tls = _flag(query.get("tls", ["true" if ca else "false"])[-1], url)
+    if ca and not tls:
+        raise InvalidDatabaseUrl(f"ca needs tls=true in {_redact(url)!r}")
+    return DatabaseLogin(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        name=name,
+        user=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        tls=tls,
+        ca=ca,
+    )
 
 
 def _flag(value: str, url: str) -> bool:

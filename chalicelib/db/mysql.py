@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import ssl
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from chalicelib.db.base import (
 )
 from chalicelib.rules.compiler import RowSource, row_function
 from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, Table
+from chalicelib.runtime.settings import DatabaseLogin
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
 _GONE = {2003, 2006, 2013, 2055}  # can't connect, server has gone away, lost connection
@@ -100,12 +100,19 @@ class MysqlDatabase(Database):
     summary_table_options = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
     column_types = sql_types("INT", "VARCHAR(255)", "DATETIME")
 
-    def __init__(self, host: str, port: int, user: str, password: str, database: str, tls: bool = False):
+    def __init__(
+        self, host: str, port: int, user: str, password: str, database: str, tls: bool = False, ca: str | None = None
+    ):
         super().__init__()
         self.host, self.port, self.user, self._password, self.database = host, port, user, password, database
-        # In AWS the proxy and the cluster require TLS; the server certificate is verified against the
-        # system's CA bundle (RDS Proxy presents an Amazon-issued certificate).
-        self.tls = tls
+        # With TLS the server is verified against `ca` or the system's trust store (RDS Proxy presents an
+        # Amazon-issued certificate); without, plain text: never PyMySQL's unverified opportunistic TLS.
+        self.tls, self.ca = tls, ca
+        self._ssl = DatabaseLogin(host, port, database, user, password, tls, ca).ssl_context()
+
+    @classmethod
+    def for_login(cls, login: DatabaseLogin) -> MysqlDatabase:
+        return cls(login.host, login.port, login.user, login.password, login.name, login.tls, login.ca)
 
     def __repr__(self) -> str:
         return f"MysqlDatabase({self.user}@{self.host}:{self.port}/{self.database})"
@@ -118,7 +125,8 @@ class MysqlDatabase(Database):
             password=self._password,
             database=self.database if database is None else (database or None),
             charset="utf8mb4",
-            ssl=ssl.create_default_context() if self.tls else None,
+            ssl=self._ssl,
+            ssl_disabled=self._ssl is None,
             autocommit=True,
             local_infile=True,
             connect_timeout=5,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 DEFAULT_LOCAL_DATABASE = "sqlite:///.local/hr.db"
 
@@ -54,6 +55,12 @@ class Settings:
         backup location check) never needs, or is granted, the database secret."""
         return database_url_from_env(self._env)
 
+    @cached_property
+    def admin_database_url(self) -> str:
+        """The admin user's database, read only by the schema routes: `ADMIN_DB_SECRET_ARN` in AWS,
+        else `ADMIN_DATABASE_URL`; without either (local SQLite, a one-user server), `database_url`."""
+        return database_url_from_env(self._env, admin=True)
+
 
 def _int(env, name: str, default: int) -> int:
     value = env.get(name)
@@ -65,16 +72,20 @@ def _int(env, name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be a whole number, got {value!r}") from None
 
 
-def database_url_from_env(env) -> str:
-    """`DB_SECRET_ARN` (+ `DB_HOST`, `DB_NAME`) in AWS; else `DATABASE_URL`; else the local SQLite file."""
-    arn = env.get("DB_SECRET_ARN")
+def database_url_from_env(env, admin: bool = False) -> str:
+    """`DB_SECRET_ARN` (+ `DB_HOST`, `DB_NAME`, `DB_TLS`, `DB_CA`) in AWS; else `DATABASE_URL`; else the
+    local SQLite file. With `admin`, `ADMIN_DB_SECRET_ARN` / `ADMIN_DATABASE_URL` first."""
+    prefix = "ADMIN_" if admin else ""
+    arn = env.get(f"{prefix}DB_SECRET_ARN")
     if arn:
         login = database_login(database_secret(arn), env.get("DB_HOST"), env.get("DB_NAME"), default_name="hr")
-        user, password = quote(login.user, safe=""), quote(login.password, safe="")
         # TLS unless explicitly turned off (the CDK app's proxy and cluster refuse plain connections).
-        tls = "false" if env.get("DB_TLS", "true").lower() in ("0", "false", "no") else "true"
-        return f"mysql://{user}:{password}@{login.host}:{login.port}/{login.name}?tls={tls}"
-    return env.get("DATABASE_URL") or DEFAULT_LOCAL_DATABASE
+        tls = env.get("DB_TLS", "true").lower() not in ("0", "false", "no")
+        return replace(login, tls=tls, ca=env.get("DB_CA") or None).url()
+    url = env.get(f"{prefix}DATABASE_URL")
+    if url:
+        return url
+    return database_url_from_env(env) if admin else DEFAULT_LOCAL_DATABASE
 
 
 def read_secret(arn: str, client=None) -> dict:
@@ -101,11 +112,29 @@ def database_secret(arn: str) -> dict:
 
 @dataclass(frozen=True)
 class DatabaseLogin:
+    """Where a MySQL database is and how to log in to it: the one credential type of the app, the CLI
+    and the Glue jobs. With `tls` the server's certificate is verified (host name included) against
+    `ca` (a PEM file), or against the system's trust store without one; without `tls`, plain text."""
+
     host: str
     port: int
     name: str
     user: str
     password: str = field(repr=False)
+    tls: bool = True
+    ca: str | None = None
+
+    def url(self) -> str:
+        """The login as a database URL (``mysql://user:password@host:port/name?tls=true&ca=...``)."""
+        user, password = quote(self.user, safe=""), quote(self.password, safe="")
+        query = {"tls": "true" if self.tls else "false", **({"ca": self.ca} if self.ca else {})}
+        return f"mysql://{user}:{password}@{self.host}:{self.port}/{quote(self.name, safe='')}?{urlencode(query)}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS settings a client connection uses (None: plain text)."""
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=self.ca)  # verifies the chain and the host name
 
 
 def database_login(

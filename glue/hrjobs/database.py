@@ -4,7 +4,7 @@ credentials come from (Secrets Manager or a Glue connection; never job arguments
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from pyspark.sql import DataFrame, SparkSession
@@ -13,6 +13,7 @@ from pyspark.sql.types import TimestampNTZType
 
 from chalicelib.rules.dictionary import DATETIME, Table
 from chalicelib.runtime import settings
+from chalicelib.runtime.settings import DatabaseLogin
 
 # Glue 5.0 ships MySQL Connector/J 8; local runs use Debian's MariaDB driver with the same URLs.
 GLUE_JDBC_DRIVER = "com.mysql.cj.jdbc.Driver"
@@ -26,36 +27,63 @@ WRITE_BATCH_ROWS = 10000
 DATETIME_TEXT = "yyyy-MM-dd HH:mm:ss"
 
 
+MARIADB_JDBC_DRIVER = "org.mariadb.jdbc.Driver"
+
+
 class CredentialsError(RuntimeError):
     """The job cannot find or read the database credentials it was pointed at."""
 
 
+def tls_url_options(login: DatabaseLogin, driver: str) -> dict[str, str]:
+    """The JDBC URL options that make `driver` verify the server as pymysql does for `login`: the
+    certificate chain and the host name, against `login.ca` (MariaDB's driver) or the JVM's trust store."""
+    if driver == GLUE_JDBC_DRIVER:
+        if not login.tls:
+            return {"sslMode": "DISABLED"}
+        if login.ca:
+            # Connector/J reads trust stores (JKS/PKCS12), not PEM: in Glue the JVM's store is used.
+            raise CredentialsError("MySQL Connector/J verifies against the JVM's trust store; drop --DB_CA")
+        return {"sslMode": "VERIFY_IDENTITY"}
+    if driver == MARIADB_JDBC_DRIVER:
+        if not login.tls:
+            return {"useSsl": "false"}
+        # MariaDB Connector/J 2.x verifies the chain and the host name once useSsl is on.
+        return {"useSsl": "true", **({"serverSslCert": login.ca} if login.ca else {})}
+    raise CredentialsError(f"unknown JDBC driver {driver}; use {GLUE_JDBC_DRIVER} or {MARIADB_JDBC_DRIVER}")
+
+
 @dataclass(frozen=True)
 class MysqlTarget:
-    host: str
-    port: int
-    database: str
-    user: str
-    password: str = field(repr=False)
+    """The service's database as the jobs reach it: a login (the app's credential type, TLS settings
+    included) and the JDBC driver that opens it from Spark."""
+
+    login: DatabaseLogin
     driver: str = GLUE_JDBC_DRIVER
 
+    @property
+    def database(self) -> str:
+        return self.login.name
+
     def jdbc_url(self, options: Mapping[str, str] | None = None) -> str:
-        url = f"jdbc:mysql://{self.host}:{self.port}/{self.database}"
-        if options:
-            url += "?" + "&".join(f"{k}={v}" for k, v in options.items())
-        return url
+        login = self.login
+        query = {**tls_url_options(login, self.driver), **(options or {})}
+        return f"jdbc:mysql://{login.host}:{login.port}/{login.name}?" + "&".join(f"{k}={v}" for k, v in query.items())
 
     def jdbc_properties(self) -> dict[str, str]:
-        return {"user": self.user, "password": self.password, "driver": self.driver}
+        return {"user": self.login.user, "password": self.login.password, "driver": self.driver}
 
     def service_database(self):
         """The service's own MySQL backend (chalicelib.db) on this database, for the few statements the
         jobs run outside Spark: the restore's swap and rebuilding derived data."""
         from chalicelib.db.mysql import MysqlDatabase
 
-        return MysqlDatabase(
-            host=self.host, port=self.port, user=self.user, password=self.password, database=self.database
-        )
+        return MysqlDatabase.for_login(self.login)
+
+
+def _tls(args: Mapping[str, str | None], login: DatabaseLogin) -> DatabaseLogin:
+    """`login` with the job's TLS arguments: verified TLS unless ``--DB_TLS false``; ``--DB_CA`` a PEM file."""
+    tls = (args.get("DB_TLS") or "true").lower() not in ("0", "false", "no")
+    return replace(login, tls=tls, ca=args.get("DB_CA") or None)
 
 
 def target_from_secret(
@@ -66,7 +94,7 @@ def target_from_secret(
         login = settings.database_login(secret, host, database)
     except settings.ConfigurationError as exc:
         raise CredentialsError(str(exc)) from None
-    return MysqlTarget(login.host, login.port, login.name, login.user, login.password, driver)
+    return MysqlTarget(login, driver)
 
 
 def read_secret(secret_id: str, client=None) -> dict:
@@ -103,19 +131,27 @@ def target_from_glue_connection(
         user, password = props.get("USERNAME"), props.get("PASSWORD")
     if not user or password is None:
         raise CredentialsError(f"Glue connection {name} names no credentials")
-    return MysqlTarget(parts.hostname, parts.port or 3306, parts.path.strip("/"), user, password, driver)
+    login = DatabaseLogin(parts.hostname, parts.port or 3306, parts.path.strip("/"), user, password)
+    return MysqlTarget(login, driver)
 
 
 def target_from_job_arguments(args: Mapping[str, str | None]) -> MysqlTarget:
-    """The target named by a job's ``--DB_SECRET_ARN`` or ``--CONNECTION_NAME`` (exactly one)."""
+    """The target named by a job's ``--DB_SECRET_ARN`` or ``--CONNECTION_NAME`` (exactly one), over
+    verified TLS (``--DB_TLS``, ``--DB_CA``)."""
     driver = args.get("JDBC_DRIVER") or GLUE_JDBC_DRIVER
     if args.get("DB_SECRET_ARN") and args.get("CONNECTION_NAME"):
         raise CredentialsError("pass either --DB_SECRET_ARN or --CONNECTION_NAME, not both")
     if args.get("DB_SECRET_ARN"):
-        return target_from_secret(read_secret(args["DB_SECRET_ARN"]), args.get("DB_HOST"), args.get("DB_NAME"), driver)
-    if args.get("CONNECTION_NAME"):
-        return target_from_glue_connection(args["CONNECTION_NAME"], driver=driver)
-    raise CredentialsError("no database credentials: pass --DB_SECRET_ARN or --CONNECTION_NAME")
+        target = target_from_secret(
+            read_secret(args["DB_SECRET_ARN"]), args.get("DB_HOST"), args.get("DB_NAME"), driver
+        )
+    elif args.get("CONNECTION_NAME"):
+        target = target_from_glue_connection(args["CONNECTION_NAME"], driver=driver)
+    else:
+        raise CredentialsError("no database credentials: pass --DB_SECRET_ARN or --CONNECTION_NAME")
+    target = replace(target, login=_tls(args, target.login))
+    tls_url_options(target.login, target.driver)  # an impossible TLS setting stops the job before Spark starts
+    return target
 
 
 # -- Spark over JDBC -------------------------------------------------------------------------------

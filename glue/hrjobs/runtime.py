@@ -7,7 +7,8 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -17,6 +18,8 @@ DATABASE_OPTIONS: dict[str, str | None] = {
     "CONNECTION_NAME": None,  # or a Glue JDBC connection (its secret, or its USERNAME / PASSWORD)
     "DB_HOST": None,  # overrides the secret's host (e.g. an RDS Proxy endpoint)
     "DB_NAME": None,  # overrides the secret's dbname
+    "DB_TLS": None,  # verified TLS unless "false"
+    "DB_CA": None,  # PEM file of the server's CA (pymysql, MariaDB's driver); default: the trust store
     "JDBC_DRIVER": None,  # default: Glue's MySQL Connector/J
 }
 
@@ -78,3 +81,24 @@ def report(summary: Mapping) -> None:
 
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def run_job(
+    name: str,
+    job: Callable[[SparkSession, Any, Mapping[str, str | None]], dict],
+    required: Sequence[str],
+    optional: Mapping[str, str | None],
+    argv: Sequence[str] | None = None,
+    spark: SparkSession | None = None,
+) -> dict:
+    """What every job's `main` does: log, resolve its arguments, find its database, run `job(session,
+    target, args)` in the job's session, and print its summary (``{"job": name, ...}``)."""
+    from hrjobs import database
+
+    setup_logging()
+    args = job_arguments(sys.argv if argv is None else argv, required, optional)
+    target = database.target_from_job_arguments(args)
+    with job_session(args, spark) as session:
+        summary = {"job": name, **job(session, target, args)}
+    report(summary)
+    return summary

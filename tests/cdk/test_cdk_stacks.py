@@ -121,12 +121,16 @@ def test_database_is_encrypted_private_aurora_mysql_8_with_generated_secret(synt
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_database_secret_has_host_port_and_dbname_and_is_rotated(synthesis, stage):
-    _, attachment = only(synthesis, stage, "AWS::SecretsManager::SecretTargetAttachment")
-    assert attachment["Properties"]["TargetType"] == "AWS::RDS::DBCluster"  # adds host, port, dbname, engine
-    _, schedule = only(synthesis, stage, "AWS::SecretsManager::RotationSchedule")
+def test_database_secrets_have_host_port_and_dbname_and_are_rotated(synthesis, stage):
+    attachments = resources(synthesis, stage, "AWS::SecretsManager::SecretTargetAttachment")
+    assert len(attachments) == 3  # the master user's, the app user's, the admin user's
+    for attachment in attachments.values():
+        assert attachment["Properties"]["TargetType"] == "AWS::RDS::DBCluster"  # adds host, port, dbname, engine
+    schedules = resources(synthesis, stage, "AWS::SecretsManager::RotationSchedule")
     days = SETTINGS[stage].db_secret_rotation_days
-    assert schedule["Properties"]["RotationRules"]["ScheduleExpression"] == f"rate({days} days)"
+    assert len(schedules) == 3
+    for schedule in schedules.values():
+        assert schedule["Properties"]["RotationRules"]["ScheduleExpression"] == f"rate({days} days)"
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -142,7 +146,12 @@ def test_rds_proxy_fronts_the_cluster_and_lambdas_use_it(synthesis, stage):
     proxy_id, proxy = only(synthesis, stage, "AWS::RDS::DBProxy")
     assert proxy["Properties"]["EngineFamily"] == "MYSQL"
     assert proxy["Properties"]["RequireTLS"] is True
-    assert proxy["Properties"]["Auth"][0]["SecretArn"]["Ref"].startswith("DatabaseClusterSecretAttachment")
+    secrets = sorted(auth["SecretArn"]["Ref"] for auth in proxy["Properties"]["Auth"])
+    assert [s.rstrip("0123456789ABCDEF") for s in secrets] == [
+        "DatabaseClusterSecretAttachment",
+        "DatabaseUsersAdminSecretAttachment",
+        "DatabaseUsersAppSecretAttachment",
+    ]
     _, target = only(synthesis, stage, "AWS::RDS::DBProxyTargetGroup")
     assert target["Properties"]["DBClusterIdentifiers"] == [
         {"Ref": logical_id(synthesis, stage, "AWS::RDS::DBCluster", "Cluster")}
@@ -151,24 +160,29 @@ def test_rds_proxy_fronts_the_cluster_and_lambdas_use_it(synthesis, stage):
         "Variables"
     ]
     assert api["DB_HOST"] == {"Fn::GetAtt": [proxy_id, "Endpoint"]}
-    assert api["DB_SECRET_ARN"]["Ref"].startswith("DatabaseClusterSecretAttachment")
+    assert api["DB_SECRET_ARN"]["Ref"].startswith("DatabaseUsersAppSecretAttachment")
+    assert api["ADMIN_DB_SECRET_ARN"]["Ref"].startswith("DatabaseUsersAdminSecretAttachment")
     assert api["DB_NAME"] == "hr"
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_only_the_proxy_glue_and_rotation_reach_the_database(synthesis, stage):
-    cluster_sg = logical_id(synthesis, stage, "AWS::EC2::SecurityGroup", "DatabaseClusterSecurityGroup")
-    sources = sorted(
-        rule["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
-        for rule in resources(synthesis, stage, "AWS::EC2::SecurityGroupIngress").values()
-        if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [cluster_sg, "GroupId"]}
-    )
-    assert len(sources) == 3
+def test_only_the_proxy_and_rotation_reach_the_database_and_every_client_the_proxy(synthesis, stage):
+    def sources(group_name: str) -> list[str]:
+        group = logical_id(synthesis, stage, "AWS::EC2::SecurityGroup", group_name)
+        return sorted(
+            rule["Properties"]["SourceSecurityGroupId"]["Fn::GetAtt"][0]
+            for rule in resources(synthesis, stage, "AWS::EC2::SecurityGroupIngress").values()
+            if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
+        )
+
+    to_cluster = sources("DatabaseClusterSecurityGroup")
     assert (
-        [s for s in sources if "Proxy" in s]
-        and [s for s in sources if "Glue" in s]
-        and [s for s in sources if "Rotation" in s]
+        len(to_cluster) == 2 and [s for s in to_cluster if "Proxy" in s] and [s for s in to_cluster if "Rotation" in s]
     )
+    to_proxy = sources("DatabaseProxySecurityGroup")
+    assert len(to_proxy) == 3
+    assert [s for s in to_proxy if "App" in s] and [s for s in to_proxy if "Glue" in s]
+    assert [s for s in to_proxy if "Bootstrap" in s]
     for group in resources(synthesis, stage, "AWS::EC2::SecurityGroup").values():
         for rule in group["Properties"].get("SecurityGroupIngress", []):
             assert rule.get("CidrIp") != "0.0.0.0/0"
@@ -400,7 +414,8 @@ def test_three_glue_5_jobs_with_script_and_shared_modules_assets_in_the_vpc(synt
     assert conn["ConnectionProperties"]["JDBC_ENFORCE_SSL"] == "true"
     assert "jdbc:mysql://" in json.dumps(conn["ConnectionProperties"]["JDBC_CONNECTION_URL"])
     assert conn["PhysicalConnectionRequirements"]["SubnetId"]["Ref"].startswith("NetworkVpcappSubnet")
-    secret_id = logical_id(synthesis, stage, "AWS::SecretsManager::SecretTargetAttachment", "Database")
+    secret_id = logical_id(synthesis, stage, "AWS::SecretsManager::SecretTargetAttachment", "UsersAppSecret")
+    proxy_id, _ = only(synthesis, stage, "AWS::RDS::DBProxy")
     assets = json.loads(next(synthesis.outdir.glob(f"{stage}.assets.json")).read_text())["files"]
     for job in jobs.values():
         props = job["Properties"]
@@ -410,6 +425,7 @@ def test_three_glue_5_jobs_with_script_and_shared_modules_assets_in_the_vpc(synt
         assert "SecurityConfiguration" in props
         args = props["DefaultArguments"]
         assert args["--DB_SECRET_ARN"] == {"Ref": secret_id}
+        assert args["--DB_HOST"] == {"Fn::GetAtt": [proxy_id, "Endpoint"]}  # verified TLS via the proxy
         assert args["--enable-continuous-cloudwatch-log"] == "true"
         script_hash = json.dumps(props["Command"]["ScriptLocation"]).split("/")[-1].split(".py")[0]
         assert assets[script_hash]["source"]["path"].endswith(".py")

@@ -57,8 +57,14 @@ def test_policy_grants_what_the_functions_call_on_the_cdk_names(stage, synthesis
     secret_names = sorted(
         r["Properties"]["Name"] for r in template.values() if r["Type"] == "AWS::SecretsManager::Secret"
     )
-    assert secret_names == [f"hr-migration-{stage}/api-key-1", f"hr-migration-{stage}/db"]
-    for name in secret_names:  # Secrets Manager appends "-" and six characters to the name
+    assert secret_names == [f"hr-migration-{stage}/{n}" for n in ("api-key-1", "db", "db-admin", "db-master")]
+    # The master user's secret is for the users' bootstrap and rotation only, never the app's.
+    assert not matches(
+        stage,
+        "secretsmanager:GetSecretValue",
+        f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:hr-migration-{stage}/db-master-AbC123",
+    )
+    for name in secret_names[:3]:  # Secrets Manager appends "-" and six characters to the name
         assert matches(
             stage,
             "secretsmanager:GetSecretValue",

@@ -6,7 +6,6 @@ import json
 from datetime import datetime
 
 import boto3
-import pymysql
 import pytest
 from moto import mock_aws
 
@@ -14,6 +13,7 @@ from chalicelib import db as databases
 from chalicelib.loading import ingest
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
 from chalicelib.runtime import settings
+from tests.conftest import connect_as, server_login
 
 
 def seed(db):
@@ -22,10 +22,10 @@ def seed(db):
         db.insert_rows(JOBS, [(1, "DBA Lead")])
 
 
-def test_schema_creation_is_idempotent_and_keeps_data(db):
+def test_schema_creation_is_idempotent_and_keeps_data(db, admin_db):
     seed(db)
-    db.create_schema()
-    db.create_schema()
+    admin_db.create_schema()
+    admin_db.create_schema()
     assert db.counts()["departments"] == 1
 
 
@@ -88,8 +88,8 @@ def test_a_restore_without_rows_empties_the_table_and_its_summary(db):
     assert db.quarterly_hires(2021) == []
 
 
-def test_mysql_schema_has_keys_and_foreign_keys(mysql_url):
-    database = databases.connect(mysql_url)
+def test_mysql_schema_has_keys_and_foreign_keys(mysql_admin_url):
+    database = databases.connect(mysql_admin_url)
     database.drop_schema()
     database.create_schema()
     rows = database.query(
@@ -106,24 +106,21 @@ def test_mysql_schema_has_keys_and_foreign_keys(mysql_url):
     assert types["datetime"] == "datetime" and types["id"] == "int"
 
 
-def test_mysql_create_schema_creates_a_missing_database(mysql_server, mysql_url):
-    url = mysql_url + "_fresh"
-    database = databases.connect(url)
+def test_mysql_create_schema_creates_a_missing_database(mysql_database):
+    fresh = server_login(mysql_database + "_fresh")
+    database = databases.connect(fresh.url())
     try:
         database.create_schema()
         assert database.counts()["departments"] == 0
     finally:
-        database.execute(f"DROP DATABASE IF EXISTS `{url.rsplit('/', 1)[1]}`")
+        database.execute(f"DROP DATABASE IF EXISTS `{fresh.name}`")
         database.close()
 
 
-def test_mysql_reconnects_after_the_server_closed_the_connection(mysql_url):
+def test_mysql_reconnects_after_the_server_closed_the_connection(mysql_db, mysql_url):
     database = databases.for_url(mysql_url)
-    database.drop_schema()
-    database.create_schema()
     connection_id = database.query("SELECT CONNECTION_ID()")[0][0]
-    host, port = mysql_url.split("@")[1].split("/")[0].split(":")
-    killer = pymysql.connect(host=host, port=int(port), user="root", password="")
+    killer = connect_as(databases.login_from_url(mysql_url))  # a user may end its own connections
     with killer.cursor() as cur:
         cur.execute(f"KILL {int(connection_id)}")
     killer.close()

@@ -1,5 +1,6 @@
 """Fixtures for the Glue jobs: one local SparkSession for the whole run (pyspark 3.5.4 = Glue 5.0),
-MariaDB over JDBC with Debian's MariaDB Connector/J, ``file://`` paths, and a scratch database.
+MariaDB over JDBC with Debian's MariaDB Connector/J, ``file://`` paths, and a scratch database on the
+suite's TLS-only server (tests/conftest.py), which the jobs reach as the app user over verified TLS.
 
 Java, the JDBC jar and a MySQL-compatible server are set up by `make test` (scripts/system-deps.sh,
 scripts/ensure-mysql.sh). When one is missing the tests are skipped locally and fail in CI
@@ -14,8 +15,10 @@ import sys
 import uuid
 from pathlib import Path
 
-import pymysql
 import pytest
+
+from chalicelib.db import users
+from tests.conftest import APP_USER, app_login, connect_as, server_login
 
 ROOT = Path(__file__).resolve().parents[2]
 GLUE = ROOT / "glue"
@@ -23,12 +26,6 @@ sys.path.insert(0, str(GLUE))  # the job scripts and hrjobs, as --extra-py-files
 
 JDBC_JAR = os.environ.get("MARIADB_JDBC_JAR", "/usr/share/java/mariadb-java-client.jar")
 LOCAL_JDBC_DRIVER = "org.mariadb.jdbc.Driver"
-MYSQL = dict(
-    host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
-    port=int(os.environ.get("MYSQL_PORT", "3306")),
-    user=os.environ.get("MYSQL_USER", "root"),
-    password=os.environ.get("MYSQL_PASSWORD", ""),
-)
 # A JVM zone that is not UTC and has no DST: a job that lets JDBC or Avro depend on the JVM's zone
 # shifts every datetime by 5:30 here, instead of passing by luck on a UTC machine.
 JVM_TIME_ZONE = "Asia/Kolkata"
@@ -40,8 +37,8 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-def _admin(database: str | None = None):
-    return pymysql.connect(**MYSQL, database=database, autocommit=True, charset="utf8mb4", connect_timeout=5)
+def _admin(database: str = ""):
+    return connect_as(server_login(database))
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +59,10 @@ def spark(tmp_path_factory):
     # Python workers import the jobs' modules by name, as Glue's executors do from the zip.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), str(GLUE), os.environ.get("PYTHONPATH")]))
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    java_options = f"-Duser.timezone={JVM_TIME_ZONE} -Dderby.system.home={scratch} -Dderby.stream.error.file={scratch / 'derby.log'}"
+    java_options = (
+        f"-Duser.timezone={JVM_TIME_ZONE} -Dderby.system.home={scratch} "
+        f"-Dderby.stream.error.file={scratch / 'derby.log'}"
+    )
     session = (
         SparkSession.builder.master("local[2]")
         .appName("hr-glue-tests")
@@ -86,33 +86,32 @@ def spark(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def mysql_database():
-    """Name of a scratch database with the service's schema (chalicelib.db), dropped at the end."""
-    try:
-        _admin().close()
-    except pymysql.err.MySQLError as exc:
-        _unavailable(f"MySQL test server {MYSQL['host']}:{MYSQL['port']} unreachable: {exc}")
+def glue_database(mysql_server):
+    """Name of a scratch database with the service's schema (created by the admin user, the app user
+    granted its rights as in AWS), dropped at the end."""
     name = f"hr_glue_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = _admin()
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        users.grant(cur, users.app_grants(name), APP_USER)
     from chalicelib.db.mysql import MysqlDatabase
 
-    service = MysqlDatabase(database=name, **MYSQL)
+    service = MysqlDatabase.for_login(server_login(name))
     service.create_schema()
     service.close()
     yield name
     with admin.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        users.grant(cur, users.app_revokes(name), APP_USER)
     admin.close()
 
 
 @pytest.fixture
-def target(mysql_database):
-    """The jobs' view of the scratch database, emptied before each test."""
+def target(glue_database):
+    """The jobs' view of the scratch database (the app user, verified TLS), emptied before each test."""
     from hrjobs.database import MysqlTarget
 
-    conn = _admin(mysql_database)
+    conn = _admin(glue_database)
     with conn.cursor() as cur:
         cur.execute("SET FOREIGN_KEY_CHECKS = 0")
         cur.execute("SHOW TABLES")
@@ -120,9 +119,7 @@ def target(mysql_database):
             cur.execute(f"DELETE FROM `{name}`")
         cur.execute("SET FOREIGN_KEY_CHECKS = 1")
     conn.close()
-    return MysqlTarget(
-        MYSQL["host"], MYSQL["port"], mysql_database, MYSQL["user"], MYSQL["password"], LOCAL_JDBC_DRIVER
-    )
+    return MysqlTarget(app_login(glue_database), LOCAL_JDBC_DRIVER)
 
 
 @pytest.fixture

@@ -27,9 +27,7 @@ def seeded(sql):
 
 @pytest.fixture
 def service(target):
-    db = MysqlDatabase(
-        host=target.host, port=target.port, user=target.user, password=target.password, database=target.database
-    )
+    db = MysqlDatabase.for_login(target.login)
     yield db
     db.close()
 

@@ -33,10 +33,10 @@ def aws(monkeypatch):
 @pytest.fixture
 def secret_arn(aws, target):
     secret = {
-        "username": target.user,
-        "password": target.password,
-        "host": target.host,
-        "port": target.port,
+        "username": target.login.user,
+        "password": target.login.password,
+        "host": target.login.host,
+        "port": target.login.port,
         "dbname": target.database,
         "engine": "mysql",
     }
@@ -47,12 +47,12 @@ def test_jobs_run_from_their_arguments_with_credentials_from_secrets_manager(spa
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     (incoming / "departments.csv").write_text("1,Sales\n2,HR\n")
-    db_args = ["--DB_SECRET_ARN", secret_arn, "--JDBC_DRIVER", LOCAL_JDBC_DRIVER]
+    db_args = ["--DB_SECRET_ARN", secret_arn, "--JDBC_DRIVER", LOCAL_JDBC_DRIVER, "--DB_CA", target.login.ca]
 
     loaded = load_csv.main(
         ["load_csv.py", "--JOB_NAME", "hr-load", "--SOURCE", (incoming / "departments.csv").as_uri(), *db_args], spark
     )
-    manifest = backup_avro.main(
+    backed_up = backup_avro.main(
         [
             "backup_avro.py",
             "--BACKUP_ROOT",
@@ -71,7 +71,7 @@ def test_jobs_run_from_their_arguments_with_credentials_from_secrets_manager(spa
     )
 
     assert [(f["table"], f["inserted"], f["rejected"]) for f in loaded["files"]] == [("departments", 2, 0)]
-    assert manifest["tables"]["departments"]["rows"] == 2
+    assert backed_up["manifest"]["tables"]["departments"]["rows"] == 2
     assert restored["rows"] == 2
     assert sql("SELECT id, department FROM departments ORDER BY id") == [(1, "Sales"), (2, "HR")]
 
@@ -89,13 +89,15 @@ def test_credentials_from_a_glue_connection_and_its_secret(aws, target):
 
     found = database.target_from_job_arguments({"CONNECTION_NAME": "hr-mysql"})
 
-    assert (found.host, found.port, found.database, found.user, found.password) == (
+    login = found.login
+    assert (login.host, login.port, login.name, login.user, login.password) == (
         "db.internal",
         3307,
         "hr",
         "app",
         "s3cr3t",
     )
+    assert login.tls and "sslMode=VERIFY_IDENTITY" in found.jdbc_url()
     assert found.driver == database.GLUE_JDBC_DRIVER
     assert "s3cr3t" not in repr(found)
 
@@ -107,7 +109,7 @@ def test_secret_host_and_database_can_be_overridden(aws):
 
     found = database.target_from_job_arguments({"DB_SECRET_ARN": arn, "DB_HOST": "proxy.internal", "DB_NAME": "hr"})
 
-    assert (found.host, found.port, found.database) == ("proxy.internal", 3306, "hr")
+    assert (found.login.host, found.login.port, found.database) == ("proxy.internal", 3306, "hr")
     with pytest.raises(database.CredentialsError, match="host, dbname"):
         database.target_from_job_arguments({"DB_SECRET_ARN": arn})
 
@@ -137,3 +139,26 @@ def test_arguments_are_resolved_by_glue_with_defaults_for_optional_ones():
     assert args["WRITE_CONNECTIONS"] == "8" and args["READ_PARTITIONS"] == "4" and args["TABLE"] is None
     with pytest.raises(GlueArgumentError, match="--SOURCE"):
         runtime.job_arguments(["load_csv.py"], load_csv.REQUIRED, load_csv.OPTIONAL)
+
+
+def test_each_jdbc_driver_gets_its_verifying_tls_options(target):
+    from dataclasses import replace
+
+    connector_j = database.MysqlTarget(replace(target.login, ca=None), database.GLUE_JDBC_DRIVER)
+    assert "sslMode=VERIFY_IDENTITY" in connector_j.jdbc_url()
+    assert "sslMode=DISABLED" in database.MysqlTarget(replace(target.login, tls=False, ca=None)).jdbc_url()
+    assert f"useSsl=true&serverSslCert={target.login.ca}" in target.jdbc_url()
+    with pytest.raises(database.CredentialsError, match="trust store"):
+        database.tls_url_options(target.login, database.GLUE_JDBC_DRIVER)
+    with pytest.raises(database.CredentialsError, match="unknown JDBC driver"):
+        database.tls_url_options(target.login, "org.example.Driver")
+
+
+def test_jdbc_refuses_a_server_its_trust_store_cannot_verify(spark, target):
+    from dataclasses import replace
+
+    # The JVM's trust store does not hold the suite's CA: the driver must refuse, not just encrypt.
+    unverified = database.MysqlTarget(replace(target.login, ca=None), target.driver)
+    with pytest.raises(Exception, match="(?i)certif|SSL|PKIX"):
+        database.read_query(spark, unverified, "SELECT 1 AS one").collect()
+    assert database.read_query(spark, target, "SELECT 1 AS one").first()["one"] == 1

@@ -47,7 +47,8 @@ def seeded(sql):
     sql("INSERT INTO departments VALUES (1, 'Sales'), (2, 'HR')")
     sql("INSERT INTO jobs VALUES (1, 'Engineer'), (2, 'Analyst')")
     sql(
-        "INSERT INTO hired_employees VALUES (100, 'Ann', '2021-01-01 10:00:00', 1, 1), (101, 'Ben', '2021-01-01 10:00:00', 1, 1)"
+        "INSERT INTO hired_employees VALUES "
+        "(100, 'Ann', '2021-01-01 10:00:00', 1, 1), (101, 'Ben', '2021-01-01 10:00:00', 1, 1)"
     )
 
 
@@ -168,3 +169,28 @@ def test_file_name_decides_the_table_outside_a_table_folder():
         load_csv.rejected_report_uri("s3://b/drop/x.csv", jobs, "s3://b/rejected/")
         == "s3://b/rejected/jobs/x.rejected.csv"
     )
+
+
+def test_a_rerun_repairs_the_summary_a_failed_load_left_behind_its_inserted_rows(
+    spark, target, sql, seeded, tmp_path, monkeypatch
+):
+    from chalicelib.db.mysql import MysqlDatabase
+
+    sql("DELETE FROM quarterly_hires")  # the seeded rows' summary comes from this load's rebuild too
+    source = write_csv(tmp_path, "incoming/hired_employees/2021.csv", ["1,Alice,2021-11-07T02:48:42Z,1,1"])
+
+    def fail(self):
+        raise RuntimeError("connection lost after the inserts")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MysqlDatabase, "rebuild_derived", fail)
+        with pytest.raises(RuntimeError, match="connection lost"):
+            load_csv.run_load(spark, target, source)
+    assert sql("SELECT COUNT(*) FROM hired_employees") == [(3,)]
+
+    [again] = load_csv.run_load(spark, target, source)
+
+    assert (again.inserted, again.unchanged) == (0, 1)
+    assert sql("SELECT year, department_id, job_id, q1, q2, q3, q4 FROM quarterly_hires ORDER BY 1, 2, 3") == [
+        (2021, 1, 1, 2, 0, 0, 1)
+    ]

@@ -92,7 +92,8 @@ def test_restore_from_a_corrupt_backup_leaves_the_table_unchanged(spark, target,
     sql("DELETE FROM hired_employees WHERE id = 3")
     before = employees(sql)
 
-    with pytest.raises(Exception):
+    # Spark reports a corrupt file with whichever JVM or Python error its reader hits: the table is the point.
+    with pytest.raises(Exception):  # noqa: B017
         restore_avro.run_restore(spark, target, dictionary.HIRED_EMPLOYEES, (tmp_path / "backups/b2").as_uri())
 
     assert employees(sql) == before
@@ -136,7 +137,7 @@ def test_restore_refuses_avro_of_another_table(spark, target, sql, seeded, tmp_p
     backup = tmp_path / "backups/api3/departments.avro"
     write_file(backup, dictionary.JOBS, [(1, "Engineer")])  # a jobs file under the departments name
 
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  (the schema check or Spark's reader, whichever sees it first)
         restore_avro.run_restore(spark, target, dictionary.DEPARTMENTS, backup.as_uri())
 
     assert sql("SELECT id, department FROM departments ORDER BY id") == DEPARTMENTS

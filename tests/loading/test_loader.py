@@ -230,7 +230,7 @@ def test_load_csv_takes_an_open_text_stream(db):
     assert result.inserted == 2
 
 
-def test_a_concurrent_writer_between_classification_and_insert_is_retried(mysql_db, monkeypatch):
+def test_a_concurrent_writer_between_classification_and_insert_is_retried(mysql_db, mysql_url, monkeypatch):
     # MySQL only: SQLite takes the write lock at BEGIN, so no other writer can get in between.
     refs = mysql_db
     load_text(refs, DEPARTMENTS, "1,Engineering\n2,Sales\n")
@@ -243,7 +243,7 @@ def test_a_concurrent_writer_between_classification_and_insert_is_retried(mysql_
     def bulk_insert(table, rows, staged=None):
         if not sneaked:
             sneaked.append(1)
-            other = databases.connect(refs_url(refs))
+            other = databases.connect(mysql_url)
             ingest.insert_batch(other, HIRED_EMPLOYEES, [(0, EMPLOYEE_LINES[1].split(","))], "other")
             other.close()
         return real(table, rows, staged)
@@ -251,12 +251,6 @@ def test_a_concurrent_writer_between_classification_and_insert_is_retried(mysql_
     monkeypatch.setattr(refs, "bulk_insert", bulk_insert)
     result = load_text(refs, HIRED_EMPLOYEES, "\n".join(EMPLOYEE_LINES))
     assert (result.inserted, result.unchanged, result.rejected) == (1, 1, 0)
-
-
-def refs_url(db) -> str:
-    if db.dialect == "sqlite":
-        return f"sqlite:///{db.path}"
-    return f"mysql://{db.user}@{db.host}:{db.port}/{db.database}"
 
 
 def test_the_bulk_path_quotes_strings_right_when_the_server_takes_no_backslash_escapes(mysql_db):

@@ -353,12 +353,12 @@ def test_the_last_hire_removed_leaves_no_summary_row(db):
     assert reports.hires_by_quarter(db, 2021) == []
 
 
-def test_creating_the_schema_fills_a_missing_summary(db):
+def test_creating_the_schema_fills_a_missing_summary(db, admin_db):
     departments, jobs, employees = generate(5, employees=120)
     load(db, departments, jobs, employees)
     expected = reports.hires_by_quarter(db, 2021, from_table=True)
-    db.execute(f"DROP TABLE {db.q('quarterly_hires')}")  # a database from before the summary existed
-    db.create_schema()
+    admin_db.execute(f"DROP TABLE {db.q('quarterly_hires')}")  # a database from before the summary existed
+    admin_db.create_schema()
     assert reports.hires_by_quarter(db, 2021) == expected
     assert_summary_exact(db)
 
