@@ -11,6 +11,7 @@ import time
 from chalicelib import db as databases
 from chalicelib.api.errors import error_title
 from chalicelib.backups import layout as backup_layout
+from chalicelib.backups import restore as restores
 from chalicelib.backups import service as backups
 from chalicelib.cli import progress
 from chalicelib.jobs.model import KINDS, STATES, JobError
@@ -222,7 +223,7 @@ def cmd_backups(args) -> int:
 
 def cmd_restore(args) -> int:
     store, ref = backups.source(args.source)
-    result = backups.restore(_database(args), store, ref, TABLES[args.table], with_dependents=args.with_dependents)
+    result = restores.restore(_database(args), store, ref, TABLES[args.table], with_dependents=args.with_dependents)
     restored = ", ".join(f"{name} {info['rows']} rows" for name, info in result["restored"].items())
     print(f"restored {restored} in {result['seconds']:.1f} s")
     return 0

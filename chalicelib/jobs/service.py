@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib import db as databases
+from chalicelib.backups import restore as restores
 from chalicelib.backups import service as backups
 from chalicelib.db import jobs as rows
 from chalicelib.db.base import REJECTIONS
@@ -42,7 +43,7 @@ def _planned(db: databases.Database, kind: str, body: Mapping[str, Any], env: Ma
         if not isinstance(with_dependents, bool):
             raise JobError("with_dependents must be true or false")
         store = backups.BackupSettings.from_env(env).store()
-        sources = backups.locate(store, body.get("backup"), backups.restore_set(table, with_dependents))
+        sources = restores.locate(store, body.get("backup"), restores.restore_set(table, with_dependents))
         known = [d.expected_rows for d in sources]
         expected = sum(known) if None not in known else None
         params = {"table": table.name, "backup": body["backup"].strip(), "with_dependents": with_dependents}

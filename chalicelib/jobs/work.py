@@ -1,7 +1,7 @@
 """What each kind of job does, with its progress observed and its cancellation honoured.
 
 The work is the same code the CLI and the old synchronous routes ran (`backups.create_backup`,
-`backups.restore`, `ingest.replay_rejections`); it sees the database through `ObservedDatabase`,
+`restores.restore`, `ingest.replay_rejections`); it sees the database through `ObservedDatabase`,
 which counts the rows that pass and stops the work between chunks when the job must stop. A restore
 stopped that way raises inside its one transaction, so the table is left as it was.
 """
@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from chalicelib.backups import restore as restores
 from chalicelib.backups import service as backups
 from chalicelib.db import Database
 from chalicelib.db.errors import TooScattered
@@ -109,7 +110,7 @@ def run_backup(db: Database, params: dict, env: Mapping[str, str]) -> dict:
 def run_restore(db: Database, params: dict, env: Mapping[str, str]) -> dict:
     store = backups.BackupSettings.from_env(env).store()
     table = dictionary_table(params["table"])
-    return backups.restore(db, store, params["backup"], table, with_dependents=bool(params.get("with_dependents")))
+    return restores.restore(db, store, params["backup"], table, with_dependents=bool(params.get("with_dependents")))
 
 
 def run_replay(db: Database, params: dict, env: Mapping[str, str]) -> dict:

@@ -11,6 +11,7 @@ import fastavro
 import pytest
 
 from chalicelib import db as databases
+from chalicelib.backups import restore as restores
 from chalicelib.backups import service as backups
 from chalicelib.backups import storage as backup_storage
 from chalicelib.cli import main as cli
@@ -99,7 +100,7 @@ def _change_around_the_backup(db):
 def test_a_restore_over_a_changed_table_brings_back_exactly_the_backup(
     client, headers, db, backup_dir, monkeypatch, max_runs, changed_share
 ):
-    monkeypatch.setattr(backups, "RESTORE_CHUNK_ROWS", 100)
+    monkeypatch.setattr(restores, "RESTORE_CHUNK_ROWS", 100)
     if changed_share is not None:
         monkeypatch.setattr("chalicelib.db.restore.MERGE_CHANGED_SHARE", changed_share)
     seed(db)
@@ -213,7 +214,7 @@ def test_nullable_long_fields_and_micros_as_other_writers_emit_them_restore(db, 
     write_avro(tmp_path / "hired_employees.avro", schema, records, codec="null")
     db.execute("DELETE FROM hired_employees")
     store, ref = backups.source(str(tmp_path / "hired_employees.avro"))
-    backups.restore(db, store, ref, HIRED_EMPLOYEES)
+    restores.restore(db, store, ref, HIRED_EMPLOYEES)
     assert checksums(db) == before
 
 
@@ -226,7 +227,7 @@ def loaded(client, headers, db, backup_dir, monkeypatch):
     chunks of 100 rows, so a failure comes after some rows were already loaded."""
     seed(db)
     monkeypatch.setattr(backups, "SYNC_INTERVAL", 2048)
-    monkeypatch.setattr(backups, "RESTORE_CHUNK_ROWS", 100)
+    monkeypatch.setattr(restores, "RESTORE_CHUNK_ROWS", 100)
     backup_id = backup(client, headers)
     scramble(db)
     loads = []

@@ -9,6 +9,7 @@ import backup_avro
 import pytest
 import restore_avro
 
+from chalicelib.backups import restore as restores
 from chalicelib.backups import service as backups
 from chalicelib.db.mysql import MysqlDatabase
 from chalicelib.rules import dictionary
@@ -43,8 +44,8 @@ def test_a_glue_backup_restores_through_the_api(spark, target, sql, seeded, serv
     sql("DELETE FROM departments WHERE id = 2")
 
     store = backups.open_store(str(tmp_path))
-    backups.restore(service, store, "20261122T000000000Z", dictionary.DEPARTMENTS)
-    backups.restore(service, store, "20261122T000000000Z", dictionary.HIRED_EMPLOYEES)
+    restores.restore(service, store, "20261122T000000000Z", dictionary.DEPARTMENTS)
+    restores.restore(service, store, "20261122T000000000Z", dictionary.HIRED_EMPLOYEES)
 
     assert everything(sql) == before
 

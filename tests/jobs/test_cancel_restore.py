@@ -8,7 +8,7 @@ import time
 import pytest
 
 from chalicelib import db as databases
-from chalicelib.backups import service as backups
+from chalicelib.backups import restore as restores
 from chalicelib.jobs import service as jobs
 from chalicelib.jobs import work
 from chalicelib.jobs.store import JobStore
@@ -38,7 +38,7 @@ def test_a_restore_cancelled_mid_way_leaves_the_table_as_it_was(
     mysql_db.execute("DELETE FROM hired_employees WHERE id > 500")
     mysql_db.execute("UPDATE departments SET department = 'Renamed' WHERE id = 1")
     before = checksums(mysql_db)
-    monkeypatch.setattr(backups, "RESTORE_CHUNK_ROWS", 100)
+    monkeypatch.setattr(restores, "RESTORE_CHUNK_ROWS", 100)
     _, job = send(
         mysql_client, "POST", "/restores/departments", headers, {"backup": backup_id, "with_dependents": True}
     )
