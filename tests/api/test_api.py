@@ -279,4 +279,4 @@ def test_no_configured_key_refuses_everything_outside_lambda(client, headers, mo
     )
     response = client.http.get("/departments", headers=headers)
     assert response.status_code == 403
-    assert "no API key" in json.loads(response.body)["detail"]
+    assert json.loads(response.body)["error"] == "forbidden"  # the key belongs to no client
