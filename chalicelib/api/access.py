@@ -103,6 +103,11 @@ def _details(request: Any, response: Any) -> dict[str, Any]:
     return details
 
 
+def request_id(request: Any) -> str | None:
+    """API Gateway's request id; the Lambda invocation's where the gateway gives none (locally)."""
+    return (request.context or {}).get("requestId") or getattr(request.lambda_context, "aws_request_id", None)
+
+
 def _record(request: Any, caller: dict, status: int, response: Any = None) -> None:
     context = request.context or {}
     try:
@@ -114,7 +119,7 @@ def _record(request: Any, caller: dict, status: int, response: Any = None) -> No
             status=status,
             table_name=(request.uri_params or {}).get("table"),
             details=_details(request, response) if response is not None else {},
-            request_id=context.get("requestId"),
+            request_id=request_id(request),
         )
     except Exception:  # the action is done; losing its entry must not turn its answer into an error
         logger.exception("audit entry not stored")
@@ -126,7 +131,7 @@ def request_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
     context = event.context or {}
     route = context.get("resourcePath")
     caller = context.get("authorizer") or {}
-    logger.append_keys(request_id=context.get("requestId"), route=route, client=caller.get("client"))
+    logger.append_keys(request_id=request_id(event), route=route, client=caller.get("client"))
     if route in PUBLIC_ROUTES:
         return get_response(event)
     needed = scope_for(event.method, route or "")

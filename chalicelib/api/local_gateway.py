@@ -36,7 +36,7 @@ def install() -> None:
         headers = {k.lower(): v for k, v in (lambda_event.get("headers") or {}).items()}
         token = headers.get(header)
         if token is None and lambda_event["requestContext"].get("resourcePath") in QUERY_KEY_ROUTES:
-            token = (lambda_event.get("queryStringParameters") or {}).get("api_key")
+            token = ((lambda_event.get("multiValueQueryStringParameters") or {}).get("api_key") or [None])[-1]
         # A missing key is refused like a wrong one (403), as the API's gateway responses answer it.
         event.update(type="TOKEN", authorizationToken=token or "", methodArn=arn)
         return event
