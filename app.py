@@ -7,6 +7,7 @@ import os
 
 from chalice import Chalice
 
+from chalicelib.access import retention
 from chalicelib.api import (
     access,
     admin,
@@ -16,6 +17,7 @@ from chalicelib.api import (
     local_gateway,
     rejections,
     reports,
+    stage,
     status,
     tables,
     uploads,
@@ -79,6 +81,12 @@ def job_worker(event):
 @app.schedule("rate(5 minutes)", name="job_reaper")
 def job_reaper(event):
     return {"failed": job_service.refresh()}
+
+
+# Rejected rows and audit entries older than RETENTION (default 90d) are forgotten.
+@app.schedule(retention.SCHEDULE, name="scheduled_purge")
+def scheduled_purge(event):
+    return retention.purge_scheduled(stage.database())
 
 
 @app.schedule(autotester.SCHEDULE, name="auto_tester")
