@@ -7,7 +7,21 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.api import access, admin, backups, jobs, rejections, reports, status, tables, uploads
+from chalicelib.access import retention
+from chalicelib.api import (
+    access,
+    admin,
+    audit,
+    backups,
+    jobs,
+    local_gateway,
+    rejections,
+    reports,
+    stage,
+    status,
+    tables,
+    uploads,
+)
 from chalicelib.autotester import checks as autotester
 from chalicelib.backups import service as backup_service
 from chalicelib.jobs import service as job_service
@@ -18,9 +32,19 @@ app.api.binary_types = [t for t in app.api.binary_types if t != "application/oct
 app.register_middleware(access.request_context, "http")
 
 # The catch-all /{table} routes last: a reader sees the fixed paths first (matching does not depend on it).
-for capability in (status, rejections, admin, uploads, reports, backups, tables):
+for capability in (status, rejections, admin, audit, uploads, reports, backups, tables):
     app.register_blueprint(capability.blueprint)
 app.register_blueprint(jobs.blueprint, url_prefix=jobs.PREFIX)
+
+
+# Every route but the public ones: the key's client and scopes (an API Gateway Lambda authorizer in AWS).
+@app.authorizer(name="client_key", header=access.KEY_HEADER, ttl_seconds=access.CACHE_SECONDS)
+def client_key(auth_request):
+    return access.policy(auth_request, app.routes)
+
+
+access.protect(app, client_key)
+local_gateway.install()
 
 
 # The CDK app subscribes this function to the bucket's `incoming/` objects (`chalice package` cannot
@@ -57,6 +81,12 @@ def job_worker(event):
 @app.schedule("rate(5 minutes)", name="job_reaper")
 def job_reaper(event):
     return {"failed": job_service.refresh()}
+
+
+# Rejected rows and audit entries older than RETENTION (default 90d) are forgotten.
+@app.schedule(retention.SCHEDULE, name="scheduled_purge")
+def scheduled_purge(event):
+    return retention.purge_scheduled(stage.database())
 
 
 @app.schedule(autotester.SCHEDULE, name="auto_tester")

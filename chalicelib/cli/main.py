@@ -9,6 +9,9 @@ import sys
 import time
 
 from chalicelib import db as databases
+from chalicelib.access import clients as api_clients
+from chalicelib.access import retention
+from chalicelib.access.scopes import InvalidScopes
 from chalicelib.api.errors import error_title
 from chalicelib.backups import layout as backup_layout
 from chalicelib.backups import restore as restores
@@ -243,6 +246,41 @@ def cmd_autotest(args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_clients(args) -> int:
+    database = _database(args)
+    try:
+        if args.action == "add":
+            client, key = api_clients.add(database, args.name, args.scope)
+            print(f"client {client.name} added with scopes {','.join(client.scopes)}; its key, shown only now:")
+            print(key)
+        elif args.action == "list":
+            for row in api_clients.listing(database):
+                state = "revoked" if row["revoked"] else f"{row['keys']} valid key(s)"
+                print(f"{row['name']}\t{','.join(row['scopes'])}\t{state}")
+        elif args.action == "revoke":
+            api_clients.revoke(database, args.name)
+            print(f"client {args.name} revoked: its keys are refused from now on")
+        else:
+            key = api_clients.rotate(database, args.name, int(retention.parse_age(args.grace).total_seconds()))
+            print(f"client {args.name} has a new key; older keys stay valid for {args.grace}. The new key:")
+            print(key)
+    except (api_clients.ClientError, InvalidScopes, retention.InvalidAge) as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def cmd_purge(args) -> int:
+    try:
+        age = retention.parse_age(args.older_than)
+    except retention.InvalidAge as exc:
+        raise CliError(str(exc)) from None
+    counts = retention.purge(_database(args), age)
+    print(
+        f"purged {counts['rejections']} rejection(s) and {counts['audit']} audit entr(ies) older than {args.older_than}"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     p.add_argument(
@@ -331,6 +369,22 @@ def parser() -> argparse.ArgumentParser:
         "--with-dependents", action="store_true", help="also restore the tables referencing it, from the same backup"
     )
     s.set_defaults(func=cmd_restore)
+
+    s = sub.add_parser("clients", help="the API's clients: add (prints the key once), list, revoke, rotate")
+    clients_sub = s.add_subparsers(dest="action", required=True)
+    added = clients_sub.add_parser("add", help="a new client; its key is the last line of the output")
+    added.add_argument("name")
+    added.add_argument("--scope", required=True, help="read, write and/or admin, comma-separated")
+    clients_sub.add_parser("list", help="every client, its scopes and how many keys are valid")
+    clients_sub.add_parser("revoke", help="refuse the client's keys from now on").add_argument("name")
+    rotated = clients_sub.add_parser("rotate", help="a new key; older ones stay valid for --grace")
+    rotated.add_argument("name")
+    rotated.add_argument("--grace", default="1d", help="how long older keys stay valid (e.g. 1d, 12h, 0h)")
+    s.set_defaults(func=cmd_clients)
+
+    s = sub.add_parser("purge", help="forget rejected rows and audit entries older than an age")
+    s.add_argument("--older-than", default=retention.DEFAULT_RETENTION, help="e.g. 90d or 12h (default %(default)s)")
+    s.set_defaults(func=cmd_purge)
 
     s = sub.add_parser("autotest", help="run the auto-tester's checks against a deployed API (exit 1 on failure)")
     s.add_argument("--url", required=True, help="the API's base URL (the stack output ApiUrl)")

@@ -5,6 +5,7 @@ Relies on the core's `q`, `placeholder`, `_encode`, `_upsert_sql`, `_where_in`, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,6 +17,21 @@ from chalicelib.rules.dictionary import Table
 from chalicelib.rules.validation import raw_json, rejection_fingerprint
 
 REJECTIONS = "rejections"
+MAX_RAW_CHARS = 4096  # of a rejected row's JSON kept in the log: rows are personal data, kept small
+
+
+def raw_sha256(raw: Any) -> str:
+    """The hash of a rejected row's whole JSON: what the log lines carry instead of the row."""
+    return hashlib.sha256(raw_json(raw).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def stored_raw(raw: Any) -> str:
+    """A rejected row as the log stores it: whole up to MAX_RAW_CHARS of JSON, else its start with the
+    hash and length of the whole."""
+    text = raw_json(raw)
+    if len(text) <= MAX_RAW_CHARS:
+        return text
+    return json.dumps({"truncated": text[:MAX_RAW_CHARS], "sha256": raw_sha256(raw), "chars": len(text)})
 
 
 @dataclass
@@ -64,7 +80,7 @@ class RejectionLog(DatabaseCore):
                 source[:1024],
                 table.name,
                 position,
-                raw_json(raw),
+                stored_raw(raw),
                 json.dumps(reasons, ensure_ascii=False),
                 now,
             )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
+from chalicelib.db import audit as audit_trail
+from chalicelib.db import clients as api_clients
 from chalicelib.db import jobs as background_jobs
 from chalicelib.db.rejections import REJECTIONS
 from chalicelib.db.summary import QUARTERLY_HIRES, SummaryUpkeep
@@ -28,7 +30,8 @@ class SchemaSql(SummaryUpkeep):
 
     def create_schema(self) -> None:
         """Create the tables, keys and foreign keys that do not exist yet (idempotent)."""
-        for statement in [*self._schema_statements(), *background_jobs.schema_statements(self)]:
+        service_tables = [*background_jobs.schema_statements(self), *api_clients.schema_statements(self)]
+        for statement in [*self._schema_statements(), *service_tables, *audit_trail.schema_statements(self)]:
             self.execute(statement)
         # A database created before the summary existed has rows and an empty summary: fill it once.
         if self.query(f"SELECT 1 FROM {self.q(QUARTERLY_HIRES)} LIMIT 1") == [] and self.query(
@@ -37,7 +40,7 @@ class SchemaSql(SummaryUpkeep):
             self.rebuild_derived()
 
     def drop_schema(self) -> None:
-        """Drop every table of the service, data included."""
+        """Drop every table of the service, data included; the API's clients and the audit trail stay."""
         for statement in self._drop_statements():
             self.execute(statement)
 

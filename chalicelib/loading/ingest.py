@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.db import Database
 from chalicelib.db.base import StagedRows
+from chalicelib.db.rejections import raw_sha256
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import LOAD_ORDER, MAX_BATCH_ROWS, TABLES, Table
 from chalicelib.runtime.log import logger
@@ -113,7 +114,7 @@ def insert_candidates(
                     "table": table.name,
                     "source": source,
                     "position": cand.position,
-                    "row": cand.raw,
+                    "row_sha256": raw_sha256(cand.raw),  # the row itself is personal data: in the log table only
                     "reasons": cand.reasons,
                 },
             )

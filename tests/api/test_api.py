@@ -35,12 +35,12 @@ def counts(database_url):
     return databases.for_url(database_url).counts()
 
 
-def test_status_is_public_and_reports_counts(client):
+def test_status_is_public_and_reports_counts_to_a_client(client, headers):
     response, body = get(client, "/status", {})
     assert response.status_code == 200
-    assert body["status"] == "ok"
+    assert set(body) == {"status", "version"} and body["status"] == "ok" and body["version"]
+    response, body = get(client, "/status", headers)
     assert body["tables"] == {"departments": 0, "jobs": 0, "hired_employees": 0, "rejections": 0}
-    assert body["version"]
 
 
 def test_status_is_503_when_the_database_is_unreachable(client, monkeypatch):
@@ -279,4 +279,4 @@ def test_no_configured_key_refuses_everything_outside_lambda(client, headers, mo
     )
     response = client.http.get("/departments", headers=headers)
     assert response.status_code == 403
-    assert "no API key" in json.loads(response.body)["detail"]
+    assert json.loads(response.body)["error"] == "forbidden"  # the key belongs to no client

@@ -1,0 +1,116 @@
+"""Clients of the API: add one with its scopes (its key is shown once), list, rotate and revoke them,
+and resolve a presented key to its client.
+
+The stage's configured `API_KEY` is a bootstrap admin (`bootstrap`) outside Lambda only: it lets a
+developer run `chalice local` and the tests before any client exists; in AWS every caller is a client.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from dataclasses import dataclass
+
+from chalicelib.access.keys import key_hash, new_key
+from chalicelib.access.scopes import ADMIN, SCOPES, parse_scopes
+from chalicelib.db import Database
+from chalicelib.db import clients as table
+from chalicelib.runtime.settings import Settings
+
+BOOTSTRAP = "bootstrap"
+DEFAULT_GRACE_SECONDS = 24 * 3600
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ClientError(Exception):
+    """A client request that cannot be done (the message says why)."""
+
+
+class ClientNotFound(ClientError):
+    pass
+
+
+@dataclass(frozen=True)
+class Client:
+    name: str
+    scopes: tuple[str, ...]
+    usage_key: str | None = None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _client(row: dict) -> Client:
+    return Client(row["name"], tuple(s for s in SCOPES if s in row["scopes"].split(",")), row["usage_key"])
+
+
+def add(db: Database, name: str, scopes: str, usage_key: str | None = None) -> tuple[Client, str]:
+    """A new client and its key (the key is returned once and stored only as a hash)."""
+    if not NAME.match(name or "") or name == BOOTSTRAP:
+        raise ClientError(f"a client name is 1-64 letters, digits, '.', '_' or '-' (not {BOOTSTRAP!r}), got {name!r}")
+    granted = parse_scopes(scopes)
+    key, now = new_key(), _now_ms()
+    with db.transaction():
+        if not table.insert_client(db, name, ",".join(granted), usage_key, now):
+            raise ClientError(f"a client named {name!r} exists already (revoked clients keep their name)")
+        table.add_key(db, name, key_hash(key), now)
+    return Client(name, granted, usage_key), key
+
+
+def rotate(db: Database, name: str, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> str:
+    """A new key for the client; its older keys stay valid `grace_seconds` more."""
+    if grace_seconds < 0:
+        raise ClientError("the grace period cannot be negative")
+    key, now = new_key(), _now_ms()
+    with db.transaction():
+        row = table.get_client(db, name)
+        if row is None:
+            raise ClientNotFound(f"no client named {name!r}")
+        if row["revoked_at"] is not None:
+            raise ClientError(f"client {name!r} is revoked; add a new client instead")
+        table.expire_keys(db, name, now + grace_seconds * 1000)
+        table.add_key(db, name, key_hash(key), now)
+    return key
+
+
+def revoke(db: Database, name: str) -> None:
+    """The client's keys stop working with the next request that is not answered from a cache."""
+    if not table.revoke_client(db, name, _now_ms()):
+        raise ClientNotFound(f"no client named {name!r}")
+
+
+def listing(db: Database) -> list[dict]:
+    now = _now_ms()
+    keys = table.valid_key_counts(db, now)
+    return [
+        {
+            "name": row["name"],
+            "scopes": list(_client(row).scopes),
+            "keys": keys.get(row["name"], 0),
+            "created_at": row["created_at"],
+            "revoked": row["revoked_at"] is not None,
+        }
+        for row in table.list_clients(db)
+    ]
+
+
+def bootstrap(settings: Settings, key: str) -> Client | None:
+    """The stage's bootstrap admin when `key` is its API_KEY (never in Lambda)."""
+    if settings.in_lambda or not settings.api_key or not key:
+        return None
+    if hmac.compare_digest(key.encode("utf-8", "surrogatepass"), settings.api_key.encode()):
+        return Client(BOOTSTRAP, (ADMIN,))
+    return None
+
+
+def resolve(db: Database, settings: Settings, key: str) -> Client | None:
+    """The client holding `key` (valid, not revoked), or None."""
+    if not key:
+        return None
+    found = bootstrap(settings, key)
+    if found is not None:
+        return found
+    row = table.client_for_key(db, key_hash(key), _now_ms())
+    return _client(row) if row else None
