@@ -19,6 +19,7 @@ from chalicelib.db.base import (
     DatabaseUnavailable,
     IntegrityConflict,
     ReferencedRow,
+    ReferencedTable,
     Rejection,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "DatabaseUnavailable",
     "IntegrityConflict",
     "ReferencedRow",
+    "ReferencedTable",
     "Rejection",
     "connect",
     "for_url",
