@@ -22,10 +22,14 @@ from chalicelib.rules.dictionary import Table, dependents
 class ReferencedTable(ReferencedRow):
     """A table cannot be emptied while rows of other tables reference it (and no cascade was asked)."""
 
-    def __init__(self, table: str, referencing: dict[str, int]):
+    def __init__(self, message: str, referencing: dict[str, int] | None = None):
+        super().__init__(message)
+        self.referencing = referencing or {}  # rows per referencing table
+
+    @classmethod
+    def by(cls, table: str, referencing: dict[str, int]) -> ReferencedTable:
         named = ", ".join(f"{name} ({count} rows)" for name, count in referencing.items())
-        super().__init__(f"{table} is referenced by {named}; truncate those first or ask to cascade")
-        self.table, self.referencing = table, referencing
+        return cls(f"{table} is referenced by {named}; truncate those first or ask to cascade", referencing)
 
 
 class RowUpdates(RowSql):
@@ -91,7 +95,7 @@ class RowUpdates(RowSql):
             }
             referencing = {t.name: counts[t.name] for t in order[:-1] if counts[t.name]}
             if referencing and not cascade:
-                raise ReferencedTable(table.name, referencing)
+                raise ReferencedTable.by(table.name, referencing)
             for each in order:
                 self.execute(f"DELETE FROM {self.q(each.name)}")
                 deleted[each.name] = counts[each.name]
