@@ -1,7 +1,7 @@
 """The three scopes and the one table that says which scope each route needs.
 
-`read`: GET rows, reports, rejections, jobs. `write`: batch inserts, uploads, replays. `admin`: schema
-create and drop, deletes, backups, restores, the audit trail, cancelling and retrying jobs; `admin`
+`read`: GET rows, reports, rejections, jobs. `write`: batch inserts, updates, uploads, replays. `admin`: schema
+create and drop, truncates, deletes, backups, restores, the audit trail, cancelling and retrying jobs; `admin`
 allows everything. A GET not in the table is `read`; any other route not in it is `admin` (closed by
 default: a new route is for operators until someone says otherwise).
 """
@@ -20,8 +20,11 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/uploads/{table}"): WRITE,
     ("POST", "/uploads/{table}/url"): WRITE,
     ("POST", "/rejections/replay"): WRITE,
+    ("PUT", "/{table}/{id}"): WRITE,
+    ("PATCH", "/{table}/{id}"): WRITE,
     ("DELETE", "/{table}/{id}"): ADMIN,
     ("POST", "/admin/schema"): ADMIN,
+    ("POST", "/admin/tables/{table}/truncate"): ADMIN,
     ("DELETE", "/admin/schema"): ADMIN,
     ("GET", "/backups"): ADMIN,
     ("POST", "/backups"): ADMIN,

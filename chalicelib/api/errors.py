@@ -17,7 +17,7 @@ from chalicelib.api.responses import json_response
 from chalicelib.backups import service as backups
 from chalicelib.jobs import model as jobs
 from chalicelib.jobs.service import QueueUnavailable
-from chalicelib.loading import loader, uploads
+from chalicelib.loading import loader, updates, uploads
 from chalicelib.rules.dictionary import UnknownTable
 from chalicelib.runtime.log import logger
 from chalicelib.runtime.settings import ConfigurationError
@@ -35,6 +35,9 @@ class ApiError(Exception):
 ERRORS: dict[type[Exception], tuple[int, str]] = {
     UnknownTable: (404, "unknown table"),
     databases.ReferencedRow: (409, "row is referenced"),
+    databases.ReferencedTable: (409, "table is referenced"),
+    updates.IdChangeRefused: (409, "id cannot change"),
+    updates.EmptyUpdate: (400, "invalid body"),
     databases.DatabaseError: (503, "database unavailable"),
     databases.InvalidDatabaseUrl: (503, "database unavailable"),
     ConfigurationError: (503, "database unavailable"),

@@ -1,14 +1,15 @@
-"""The three tables over HTTP: batch insert, list in pages, get and delete one row."""
+"""The three tables over HTTP: batch insert, list in pages, get, replace (PUT), change (PATCH) and delete
+one row."""
 
 from __future__ import annotations
 
 from chalice import Blueprint
 
 from chalicelib.api.errors import ApiError, handles_errors
-from chalicelib.api.parsing import JSON_BODIES, batch_rows, page, positive_int
+from chalicelib.api.parsing import JSON_BODIES, batch_rows, json_body, page, positive_int
 from chalicelib.api.responses import batch_status, json_response, paged
 from chalicelib.api.stage import database
-from chalicelib.loading import ingest
+from chalicelib.loading import ingest, updates
 from chalicelib.rules.dictionary import table as dictionary_table
 from chalicelib.rules.validation import row_to_dict
 
@@ -58,3 +59,30 @@ def delete_row(table, id):
     if row is None:
         raise ApiError(404, "not found", f"{tbl.name} {id} does not exist")
     return {"deleted": row_to_dict(tbl, row)}
+
+
+@blueprint.route("/{table}/{id}", methods=["PUT"], api_key_required=True, content_types=JSON_BODIES)
+@handles_errors
+def replace_row(table, id):
+    return _update(table, id, replace=True)
+
+
+@blueprint.route("/{table}/{id}", methods=["PATCH"], api_key_required=True, content_types=JSON_BODIES)
+@handles_errors
+def change_row(table, id):
+    return _update(table, id, replace=False)
+
+
+def _update(table: str, id: str, replace: bool) -> dict:
+    tbl = dictionary_table(table)
+    key = positive_int(id, "id")
+    fields = json_body(blueprint.current_request)
+    if not isinstance(fields, dict):
+        raise ApiError(400, "invalid body", f"the body must be a JSON object with fields of {tbl.name}")
+    try:
+        result = updates.update_row(database(), tbl, key, fields, replace=replace)
+    except updates.UpdateRejected as exc:
+        raise ApiError(422, "row rejected", {"id": key, "reasons": exc.reasons}) from None
+    if result is None:
+        raise ApiError(404, "not found", f"{tbl.name} {key} does not exist")
+    return {"row": result.row, "changed": result.changed}

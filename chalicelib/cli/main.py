@@ -19,7 +19,7 @@ from chalicelib.backups import service as backups
 from chalicelib.cli import progress
 from chalicelib.jobs.model import KINDS, STATES, JobError
 from chalicelib.jobs.store import JobStore
-from chalicelib.loading import bucket_layout, ingest, loader, samples
+from chalicelib.loading import bucket_layout, ingest, loader, samples, updates
 from chalicelib.reports import queries as reports
 from chalicelib.rules.dictionary import LOAD_ORDER, TABLES, Table, UnknownTable, table_for_filename
 from chalicelib.runtime.log import logger
@@ -159,6 +159,35 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_update(args) -> int:
+    fields = {}
+    for assignment in args.set:
+        name, sep, value = assignment.partition("=")
+        if not sep or not name:
+            raise CliError(f"--set takes field=value, got {assignment!r}")
+        fields[name] = value
+    table = TABLES[args.table]
+    try:
+        result = updates.update_row(_database(args), table, args.id, fields, replace=args.replace, source="cli")
+    except updates.UpdateRejected as exc:
+        raise CliError(f"row rejected: {'; '.join(exc.reasons)}") from None
+    except (updates.IdChangeRefused, updates.EmptyUpdate) as exc:
+        raise CliError(f"{error_title(exc)}: {exc}") from None
+    if result is None:
+        raise CliError(f"not found: {table.name} {args.id} does not exist")
+    print(json.dumps({"row": result.row, "changed": result.changed}, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_truncate(args) -> int:
+    try:
+        deleted = updates.truncate_table(_database(args), TABLES[args.table], cascade=args.cascade)
+    except databases.ReferencedTable as exc:
+        raise CliError(f"{error_title(exc)}: {exc} (--cascade)") from None
+    print(json.dumps({"truncated": deleted}, indent=2))
+    return 0
+
+
 def cmd_jobs(args) -> int:
     store = JobStore(_database(args))
     if args.action == "show":
@@ -281,6 +310,12 @@ def cmd_purge(args) -> int:
     return 0
 
 
+def _row_id(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole positive number, got {text!r}")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__)
     p.add_argument(
@@ -314,6 +349,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--table", action="append", choices=list(TABLES))
     s.add_argument("--source", help="only the rejections of this source (a file's absolute path, s3://bucket/key)")
     s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("update", help="change fields of one stored row, under the same rules as an insert")
+    s.add_argument("table", choices=list(TABLES))
+    s.add_argument("id", type=_row_id, metavar="ID")
+    s.add_argument(
+        "--set", action="append", required=True, metavar="FIELD=VALUE", help="a field's new value (repeatable)"
+    )
+    s.add_argument("--replace", action="store_true", help="replace the whole row: every field must be --set")
+    s.set_defaults(func=cmd_update)
+
+    s = sub.add_parser("truncate", help="delete every row of a table (refused while other tables reference it)")
+    s.add_argument("table", choices=list(TABLES))
+    s.add_argument("--cascade", action="store_true", help="first empty the tables referencing it")
+    s.set_defaults(func=cmd_truncate)
 
     s = sub.add_parser("samples", help="write realistic sample CSVs (with some broken rows)")
     s.add_argument("--out", default="samples")

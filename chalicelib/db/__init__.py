@@ -19,6 +19,7 @@ from chalicelib.db.base import (
     DatabaseUnavailable,
     IntegrityConflict,
     ReferencedRow,
+    ReferencedTable,
     Rejection,
 )
 from chalicelib.runtime.settings import DatabaseLogin
@@ -29,6 +30,7 @@ __all__ = [
     "DatabaseUnavailable",
     "IntegrityConflict",
     "ReferencedRow",
+    "ReferencedTable",
     "Rejection",
     "connect",
     "for_url",

@@ -4,6 +4,7 @@ Where the SQL for X lives:
   core.py        connections, transactions, retries, snapshots, statements; the dialect hooks
   schema.py      creating and dropping the tables (each backend writes its DDL)
   rows.py        reading, inserting, deleting and counting rows; staging them for a bulk load; backups' reads
+  updates.py     changing one row under its lock; emptying a table (dependents first, when asked)
   summary.py     the reports' summary table (quarterly_hires) and the hooks that keep it exact
   report_sql.py  the two reports' queries
   restore.py     replacing tables with a backup's rows (merge, reference checks)
@@ -33,6 +34,7 @@ from chalicelib.db.rows import RowSql
 from chalicelib.db.schema import SchemaSql, tables_in_order
 from chalicelib.db.staging import StagedRows
 from chalicelib.db.summary import QUARTERLY_HIRES, QUARTERLY_HIRES_KEY, QUARTERS, SummaryUpkeep
+from chalicelib.db.updates import ReferencedTable, RowUpdates
 
 __all__ = [
     "QUARTERLY_HIRES",
@@ -45,6 +47,7 @@ __all__ = [
     "IntegrityConflict",
     "ReferenceViolation",
     "ReferencedRow",
+    "ReferencedTable",
     "Rejection",
     "RowsRejected",
     "StagedRows",
@@ -54,7 +57,7 @@ __all__ = [
 ]
 
 
-class Database(RestoreEngine, RowSql, SchemaSql, SummaryUpkeep, ReportSql, RejectionLog):
+class Database(RestoreEngine, RowUpdates, RowSql, SchemaSql, SummaryUpkeep, ReportSql, RejectionLog):
     """What the service needs from a database; `MysqlDatabase` and `SqliteDatabase` implement it.
 
     Connections are per thread and reused. Work that must be atomic runs in `transaction()`
