@@ -20,6 +20,9 @@ from chalicelib import db as databases
 ROOT = Path(__file__).resolve().parent.parent
 MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
 BACKENDS = ["sqlite", "mysql"]
+# The API's behavioural tests also run on the RDS Data API backend (through a local emulator of the API).
+EVERY_BACKEND = [*BACKENDS, "data_api"]
+on_every_backend = pytest.mark.parametrize("database_url", EVERY_BACKEND, indirect=True)
 
 
 def _server_parts():
@@ -67,11 +70,39 @@ def _reset(database: databases.Database) -> None:
     database.create_schema()
 
 
+@pytest.fixture(scope="session")
+def data_api_emulator(mysql_server):
+    """A local RDS Data API endpoint over the test server (see tests/db/data_api_emulator.py)."""
+    from tests.db.data_api_emulator import DataApiEmulator
+
+    emulator = DataApiEmulator(*mysql_server)
+    emulator.endpoint = emulator.start()
+    yield emulator
+    emulator.stop()
+    assert emulator.violations == [], "requests or responses outside botocore's rds-data model"
+
+
+@pytest.fixture
+def data_api_url(data_api_emulator, mysql_url, monkeypatch):
+    """An ``rds-data://`` URL for this run's database, boto3 pointed at the emulator (fake credentials)."""
+    from urllib.parse import quote
+
+    from tests.db.data_api_emulator import CLUSTER_ARN, SECRET_ARN
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", data_api_emulator.endpoint)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    return f"rds-data://{CLUSTER_ARN}/{mysql_url.rsplit('/', 1)[1]}?secret={quote(SECRET_ARN, safe=':')}"
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
-    """A URL for an empty, freshly created schema on each backend in turn."""
+    """A URL for an empty, freshly created schema on each backend in turn (`on_every_backend`: the RDS
+    Data API backend too)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'hr.db'}"
+    elif request.param == "data_api":
+        url = request.getfixturevalue("data_api_url")
     else:
         url = request.getfixturevalue("mysql_url")
     database = databases.connect(url)
