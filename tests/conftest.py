@@ -105,7 +105,8 @@ def database_url(request, tmp_path):
         url = request.getfixturevalue("data_api_url")
     else:
         url = request.getfixturevalue("mysql_url")
-    database = databases.connect(url)
+    # The Data API backend's schema is the MySQL backend's: reset it directly, as fast as the mysql runs.
+    database = databases.connect(request.getfixturevalue("mysql_url") if request.param == "data_api" else url)
     _reset(database)
     database.close()
     yield url

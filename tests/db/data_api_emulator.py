@@ -6,7 +6,7 @@ every response against the operation's output shape before it is sent, so the em
 what the real API would not; a mismatch is recorded in `violations` (tests assert there are none) and
 answered with an error. What it keeps of the service's behaviour: named parameters (``:name``, read
 anywhere in the text), TIMESTAMP type hints in the service's format, one connection per transaction
-and a fresh one per statement outside transactions, server errors relayed as ``BadRequestException``
+and a pooled one per statement outside transactions, server errors relayed as ``BadRequestException``
 ("Database error code: N. Message: ..."), unknown transactions as ``TransactionNotFoundException``, a
 wrong secret as ``SecretsErrorException``, and the 1 MiB result cap.
 """
@@ -78,6 +78,7 @@ class DataApiEmulator:
         self.violations: list[str] = []
         self.calls: list[str] = []
         self._transactions: dict[str, tuple[pymysql.connections.Connection, threading.Lock]] = {}
+        self._idle: dict[str | None, list[pymysql.connections.Connection]] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -88,7 +89,11 @@ class DataApiEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            # Keep-alive, as the real endpoint; headers and body go out as written (no delayed-ACK wait).
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 status, headers, payload = emulator.handle(self.path, body)
                 self.send_response(status)
@@ -113,7 +118,11 @@ class DataApiEmulator:
             self._server.server_close()
         for conn, _ in self._transactions.values():
             conn.close()
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
         self._transactions.clear()
+        self._idle.clear()
 
     def handle(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of the answer to a POST of `body` to `path`."""
@@ -149,16 +158,31 @@ class DataApiEmulator:
     # -- operations --------------------------------------------------------------------------------
 
     def _connect(self, request: dict[str, Any]) -> pymysql.connections.Connection:
+        """A connection to the request's database, from the pool (as the service keeps one) or new."""
         if request["secretArn"] != SECRET_ARN:
             raise ServiceError("SecretsErrorException", f"secret {request['secretArn']} not found")
         if request["resourceArn"] != CLUSTER_ARN:
             raise ServiceError("BadRequestException", f"cluster {request['resourceArn']} not found")
+        database = request.get("database")
+        with self._lock:
+            idle = self._idle.get(database)
+            if idle:
+                return idle.pop()
         try:
-            return pymysql.connect(
-                **self.login, database=request.get("database"), charset="utf8mb4", autocommit=True, connect_timeout=5
+            conn = pymysql.connect(
+                **self.login, database=database, charset="utf8mb4", autocommit=True, connect_timeout=5
             )
         except pymysql.err.MySQLError as error:
             raise _relayed(error) from error
+        conn.pooled_for = database
+        return conn
+
+    def _release(self, conn: pymysql.connections.Connection, healthy: bool = True) -> None:
+        if not healthy or not conn.open:
+            conn.close()
+            return
+        with self._lock:
+            self._idle.setdefault(conn.pooled_for, []).append(conn)
 
     def _begin_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
         conn = self._connect(request)
@@ -178,9 +202,9 @@ class DataApiEmulator:
             try:
                 conn.commit() if commit else conn.rollback()
             except pymysql.err.MySQLError as error:
+                self._release(conn, healthy=False)
                 raise _relayed(error) from error
-            finally:
-                conn.close()
+            self._release(conn)
 
     def _commit_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
         self._end(request, commit=True)
@@ -207,15 +231,17 @@ class DataApiEmulator:
             with lock:
                 return self._statements(conn, request, parameter_sets, batch)
         conn = self._connect(request)
+        healthy = False
         try:
             if batch:
                 conn.begin()  # a batch outside a transaction commits as a whole
             answer = self._statements(conn, request, parameter_sets, batch)
             if batch:
                 conn.commit()
+            healthy = True
             return answer
         finally:
-            conn.close()
+            self._release(conn, healthy)
 
     def _statements(
         self,

@@ -62,10 +62,9 @@ def test_rows_round_trip_with_their_types(data_api_db):
 def test_a_failed_transaction_is_rolled_back_through_the_api(data_api_db, data_api_emulator):
     data_api_db.insert_rows(TABLES["departments"], [(1, "Engineering")])
     start = len(data_api_emulator.calls)
-    with pytest.raises(databases.IntegrityConflict):
-        with data_api_db.transaction():
-            data_api_db.insert_rows(TABLES["departments"], [(2, "Sales")])
-            data_api_db.insert_rows(TABLES["departments"], [(1, "Again")])
+    with pytest.raises(databases.IntegrityConflict), data_api_db.transaction():
+        data_api_db.insert_rows(TABLES["departments"], [(2, "Sales")])
+        data_api_db.insert_rows(TABLES["departments"], [(1, "Again")])
     calls = data_api_emulator.calls[start:]
     assert (calls[0], calls[-1]) == ("BeginTransaction", "RollbackTransaction")
     assert data_api_db.counts()["departments"] == 1
