@@ -292,7 +292,7 @@ class DataApiDatabase(MysqlDatabase):
         return DatabaseError(f"RDS Data API {code}: {message}")
 
     def _epoch_seconds_sql(self, column: str) -> str:
-        # A date literal without a time: the Data API reads ``:name`` as a parameter, even inside quotes.
+        # A literal with no colon: no part of the statement may read as a named parameter (``:name``).
         return f"TIMESTAMPDIFF(SECOND, '1970-01-01', {column})"
 
     def _from_epoch_seconds_sql(self, value: str) -> str:
