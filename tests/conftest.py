@@ -32,6 +32,9 @@ MYSQL_SERVER = os.environ.get("TEST_MYSQL_URL", f"mysql://hr_admin:hr-admin-test
 APP_USER = os.environ.get("TEST_MYSQL_APP_USER", "hr_app")
 APP_PASSWORD = os.environ.get("TEST_MYSQL_APP_PASSWORD", "hr-app-test")
 BACKENDS = ["sqlite", "mysql"]
+# The API's behavioural tests also run on the RDS Data API backend (through a local emulator of the API).
+EVERY_BACKEND = [*BACKENDS, "data_api"]
+on_every_backend = pytest.mark.parametrize("database_url", EVERY_BACKEND, indirect=True)
 
 
 def server_login(database: str = "") -> DatabaseLogin:
@@ -129,11 +132,41 @@ def _reset(url: str) -> None:
         database.close()
 
 
+@pytest.fixture(scope="session")
+def data_api_emulator(mysql_server):
+    """A local RDS Data API endpoint over the test server as the app user, the user its secret names (see
+    tests/db/data_api_emulator.py)."""
+    from tests.db.data_api_emulator import DataApiEmulator
+
+    emulator = DataApiEmulator(app_login(""))
+    emulator.endpoint = emulator.start()
+    yield emulator
+    emulator.stop()
+    assert emulator.violations == [], "requests or responses outside botocore's rds-data model"
+
+
+@pytest.fixture
+def data_api_url(data_api_emulator, mysql_database, monkeypatch):
+    """An ``rds-data://`` URL for this run's database, boto3 pointed at the emulator (fake credentials)."""
+    from urllib.parse import quote
+
+    from tests.db.data_api_emulator import CLUSTER_ARN, SECRET_ARN
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_RDS_DATA", data_api_emulator.endpoint)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    return f"rds-data://{CLUSTER_ARN}/{mysql_database}?secret={quote(SECRET_ARN, safe=':')}"
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
-    """A URL for an empty, freshly created schema on each backend in turn."""
+    """A URL for an empty, freshly created schema on each backend in turn (`on_every_backend`: the RDS
+    Data API backend too)."""
     if request.param == "sqlite":
         url = admin_url = f"sqlite:///{tmp_path / 'hr.db'}"
+    elif request.param == "data_api":
+        # The Data API backend's schema is the MySQL backend's: reset it directly, as fast as the mysql runs.
+        url, admin_url = request.getfixturevalue("data_api_url"), request.getfixturevalue("mysql_admin_url")
     else:
         url, admin_url = request.getfixturevalue("mysql_url"), request.getfixturevalue("mysql_admin_url")
     _reset(admin_url)
@@ -194,7 +227,7 @@ API_KEY = "test-key"  # the `test` stage's key in .chalice/config.json
 @pytest.fixture
 def admin_database_url(request, database_url):
     """The admin user's URL of the database `database_url` names (the same URL for SQLite)."""
-    return request.getfixturevalue("mysql_admin_url") if database_url.startswith("mysql") else database_url
+    return database_url if database_url.startswith("sqlite") else request.getfixturevalue("mysql_admin_url")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Database access: one small interface (`Database`), two backends (MySQL via pymysql, embedded SQLite).
+"""Database access: one small interface (`Database`), three backends (MySQL via pymysql, the same SQL over
+the RDS Data API, embedded SQLite).
 
 Callers get a backend from `connect(url)` and never ask which one. The service's SQL lives in this
 package, one module per job (base.py has the map): core, schema, rows, summary, report_sql, restore,
@@ -44,8 +45,8 @@ class InvalidDatabaseUrl(ValueError):
 
 
 def connect(url: str) -> Database:
-    """A new backend for `url`: ``sqlite:///path.db`` or ``mysql://user:password@host:port/db?tls=true&ca=ca.pem``
-    (see `login_from_url`)."""
+    """A new backend for `url`: ``sqlite:///path.db``, ``mysql://user:password@host:port/db?tls=true&ca=ca.pem``
+    (see `login_from_url`) or ``rds-data://<cluster-arn>/<database>?secret=<secret-arn>`` (the RDS Data API)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from chalicelib.db.sqlite import SqliteDatabase
@@ -60,7 +61,17 @@ def connect(url: str) -> Database:
         from chalicelib.db.mysql import MysqlDatabase
 
         return MysqlDatabase.for_login(login_from_url(url))
-    raise InvalidDatabaseUrl(f"unsupported database URL {_redact(url)!r}; use sqlite:///... or mysql://...")
+    if parts.scheme == "rds-data":
+        from chalicelib.db.data_api import DataApiDatabase
+
+        secret = parse_qs(parts.query).get("secret", [""])[-1]
+        name = unquote(parts.path.lstrip("/"))
+        if not parts.netloc.startswith("arn:") or not secret.startswith("arn:") or not name or "/" in name:
+            raise InvalidDatabaseUrl(f"expected rds-data://<cluster-arn>/<database>?secret=<secret-arn>, got {url!r}")
+        return DataApiDatabase(resource_arn=unquote(parts.netloc), secret_arn=secret, database=name)
+    raise InvalidDatabaseUrl(
+        f"unsupported database URL {_redact(url)!r}; use sqlite:///..., mysql://... or rds-data://..."
+    )
 
 
 MYSQL_SCHEMES = ("mysql", "mysql+pymysql", "mariadb")

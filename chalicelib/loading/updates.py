@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.db import Database
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import TABLES, Table
+from chalicelib.rules.fields import parse_integer
 from chalicelib.runtime.log import logger
 
 
@@ -94,7 +95,7 @@ def _refuse_another_id(table: Table, key: int, fields: Mapping[str, Any]) -> Non
     if fields.get(table.key) is None:
         return
     try:
-        given = validation.parse_integer(fields[table.key])
+        given = parse_integer(fields[table.key])
     except ValueError:
         return  # check_fields names the problem
     if given != key:

@@ -1,4 +1,4 @@
-"""The HTTP API through `chalice.test.Client`, on both backends."""
+"""The HTTP API through `chalice.test.Client`, on every backend (the RDS Data API's included)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import pymysql
 import pytest
 
 from chalicelib import db as databases
+from tests.conftest import on_every_backend
+
+pytestmark = on_every_backend
 
 EMPLOYEE = {"id": 1, "name": "Ana Pérez", "datetime": "2021-11-07T02:48:42Z", "department_id": 1, "job_id": 1}
 

@@ -17,6 +17,7 @@ from chalicelib.cli import main as cli
 from chalicelib.loading import ingest, loader
 from chalicelib.reports import queries as reports
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
+from tests.conftest import on_every_backend
 
 YEARS = (2019, 2020, 2021, 2022, 2023)
 
@@ -175,6 +176,7 @@ def assert_summary_exact(db, years=YEARS):
 # -- semantics ------------------------------------------------------------------------------------
 
 
+@on_every_backend
 @pytest.mark.parametrize("seed", [1, 2])
 def test_reports_equal_the_brute_force_computation_in_every_year(db, seed):
     departments, jobs, employees = generate(seed)
@@ -189,6 +191,7 @@ def test_reports_equal_the_brute_force_computation_in_every_year(db, seed):
     assert brute_departments_above_mean(departments, jobs, employees, 2021)
 
 
+@on_every_backend
 def test_quarters_are_calendar_quarters_in_utc(db):
     load(
         db,
@@ -293,6 +296,7 @@ def test_a_bad_year_is_refused(value):
 # -- the summary stays exact after every kind of write --------------------------------------------
 
 
+@on_every_backend
 def test_summary_is_exact_after_batch_inserts_deletes_loads_replays_and_rebuilds(db):
     departments, jobs, employees = generate(3, employees=400)
     # Batch inserts (through the API's path).
@@ -328,6 +332,7 @@ def test_summary_is_exact_after_batch_inserts_deletes_loads_replays_and_rebuilds
     assert_summary_exact(db)
 
 
+@on_every_backend
 def test_a_rolled_back_write_leaves_the_summary_as_it_was(db):
     departments, jobs, employees = generate(4, employees=50)
     load(db, departments, jobs, employees)
@@ -379,6 +384,7 @@ def get(client, path, headers):
     return client.http.get(path, headers=headers)
 
 
+@on_every_backend
 def test_report_routes_answer_json_arrays_with_exactly_the_spec_keys(client, headers, loaded):
     quarters = json.loads(get(client, "/reports/hires-by-quarter", headers).body)
     above = json.loads(get(client, "/reports/departments-above-mean", headers).body)
@@ -400,6 +406,7 @@ def test_aliases_give_the_same_answers(client, headers, loaded):
         assert a.headers["Content-Type"].startswith("application/json")
 
 
+@on_every_backend
 def test_year_parameter_selects_the_year(client, headers, loaded):
     for year in (2019, 2022):
         body = json.loads(get(client, f"/reports/hires-by-quarter?year={year}", headers).body)
@@ -408,6 +415,7 @@ def test_year_parameter_selects_the_year(client, headers, loaded):
         assert body == brute_departments_above_mean(*loaded, year)
 
 
+@on_every_backend
 @pytest.mark.parametrize("how", ["format", "accept", "accept-q"])
 def test_csv_on_request(client, headers, loaded, how):
     path, extra = "/reports/hires-by-quarter?year=2021", {}
