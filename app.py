@@ -7,7 +7,7 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.api import access, admin, backups, rejections, reports, status, tables, uploads
+from chalicelib.api import access, admin, backups, chalice_errors, rejections, reports, status, tables, uploads
 from chalicelib.api.stage import database
 from chalicelib.autotester import checks as autotester
 from chalicelib.backups import service as backup_service
@@ -16,6 +16,7 @@ from chalicelib.loading import s3_events
 app = Chalice(app_name="hr-migration")
 app.api.binary_types = [t for t in app.api.binary_types if t != "application/octet-stream"]
 app.register_middleware(access.request_context, "http")
+chalice_errors.shape_local_gateway_errors()
 
 # The catch-all /{table} routes last: a reader sees the fixed paths first (matching does not depend on it).
 for capability in (status, rejections, admin, uploads, reports, backups, tables):

@@ -8,7 +8,9 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.api.errors import error_response
+from chalicelib.api.chalice_errors import conform
+from chalicelib.api.errors import ApiError, error_response
+from chalicelib.api.parsing import refuse_oversized_body
 from chalicelib.api.stage import settings
 from chalicelib.runtime.log import logger
 
@@ -43,7 +45,14 @@ def api_key_refusal(request: Any) -> Response | None:
 
 
 def request_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
-    """HTTP middleware: log lines carry the request id and route; refused keys never reach a view."""
+    """HTTP middleware: log lines carry the request id and route; refused keys and oversized bodies never
+    reach a view; errors Chalice answers itself come out shaped like ours."""
     context = event.context or {}
     logger.append_keys(request_id=context.get("requestId"), route=context.get("resourcePath"))
-    return api_key_refusal(event) or get_response(event)
+    try:
+        refusal = api_key_refusal(event)
+        if refusal is None:
+            refuse_oversized_body(event)
+    except ApiError as exc:
+        return error_response(exc.status, exc.error, exc.detail)
+    return refusal or conform(get_response(event))

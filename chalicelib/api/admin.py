@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.errors import ApiError, handles_errors
-from chalicelib.api.parsing import JSON_BODIES
+from chalicelib.api.parsing import JSON_BODIES, json_object
 from chalicelib.api.responses import json_response
 from chalicelib.api.stage import database
 
@@ -16,6 +16,7 @@ DROP_CONFIRMATION = "drop-all-data"
 @blueprint.route("/admin/schema", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def create_schema():
+    json_object(blueprint.current_request)  # no fields yet; a body that is not strict JSON is refused alike
     database().create_schema()
     return json_response({"schema": "created"}, 201)
 

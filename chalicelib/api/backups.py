@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.errors import ApiError, handles_errors
-from chalicelib.api.parsing import JSON_BODIES, json_object, positive_int
+from chalicelib.api.parsing import JSON_BODIES, json_object, positive_int, table_names
 from chalicelib.api.responses import json_response
 from chalicelib.api.stage import backup_store, database
 from chalicelib.backups import service as backups
@@ -18,7 +18,7 @@ blueprint = Blueprint(__name__)
 @handles_errors
 def create_backup():
     body = json_object(blueprint.current_request)
-    tables = backups.tables_named(body.get("tables"))
+    tables = backups.tables_named(table_names(body))
     manifest = backups.create_backup(database(), backup_store(), tables, source="api")
     return json_response(backups.summary(manifest), 201)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.errors import handles_errors
-from chalicelib.api.parsing import JSON_BODIES, json_object, page
+from chalicelib.api.parsing import JSON_BODIES, json_object, optional_string, page, table_names
 from chalicelib.api.responses import paged
 from chalicelib.api.stage import database
 from chalicelib.loading import ingest
@@ -29,5 +29,5 @@ def list_rejections():
 @handles_errors
 def replay_rejections():
     body = json_object(blueprint.current_request)
-    tables = [dictionary_table(name).name for name in body.get("tables") or []] or None
-    return ingest.replay_rejections(database(), tables, source=body.get("source")).to_dict()
+    tables = [dictionary_table(name).name for name in table_names(body) or []] or None
+    return ingest.replay_rejections(database(), tables, source=optional_string(body, "source")).to_dict()

@@ -65,7 +65,6 @@ def test_every_request_after_a_dropped_idle_connection_answers_as_if_nothing_hap
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason="503 details and /status carry the driver's message: host, user, names")
 @pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
 @pytest.mark.parametrize("failure", ["unreachable", "access-denied", "schema-missing"])
 def test_a_503_names_a_short_cause_not_the_host_user_or_database(
