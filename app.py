@@ -7,7 +7,18 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.api import access, admin, backups, chalice_errors, rejections, reports, status, tables, uploads
+from chalicelib.api import (
+    access,
+    admin,
+    backups,
+    chalice_errors,
+    openapi,
+    rejections,
+    reports,
+    status,
+    tables,
+    uploads,
+)
 from chalicelib.api.stage import database
 from chalicelib.autotester import checks as autotester
 from chalicelib.backups import service as backup_service
@@ -19,7 +30,7 @@ app.register_middleware(access.request_context, "http")
 chalice_errors.shape_local_gateway_errors()
 
 # The catch-all /{table} routes last: a reader sees the fixed paths first (matching does not depend on it).
-for capability in (status, rejections, admin, uploads, reports, backups, tables):
+for capability in (status, openapi, rejections, admin, uploads, reports, backups, tables):
     app.register_blueprint(capability.blueprint)
 
 

@@ -4,7 +4,8 @@ Inside the app, Chalice's handler builds ``{"Code", "Message"}`` bodies (405 for
 415 for a content type a route does not take, 400 for a binary answer without Accept, 500 for an
 unhandled exception): `conform`, run by the HTTP middleware, rewrites them. Before the app runs, the
 local gateway (`chalice local` and `chalice.test.Client`) answers an unknown path with 403 "Missing
-Authentication Token", as API Gateway does: `shape_local_gateway_errors` rewrites those bodies. In AWS,
+Authentication Token", as API Gateway does, and its HTTP server refuses methods it has no handler for:
+`shape_local_gateway_errors` rewrites those bodies and routes every method to the gateway. In AWS,
 API Gateway's own answers get the shape from the CDK app's gateway responses.
 """
 
@@ -78,3 +79,11 @@ def shape_local_gateway_errors() -> None:
 
     handle_request.shapes_errors = True
     local.LocalGateway.handle_request = handle_request
+    handler = local.ChaliceRequestHandler
+    # A method http.server has no do_<METHOD> for would be a 501 HTML page: the gateway answers these
+    # instead, as API Gateway does (405 on a known path).
+    for method in ("TRACE", "CONNECT", "QUERY"):
+        setattr(handler, f"do_{method}", handler._generic_handle)
+    # What http.server still refuses by itself (a malformed request line, headers too long) comes as JSON.
+    handler.error_content_type = "application/json"
+    handler.error_message_format = '{"error": "request refused", "detail": "%(code)d %(message)s: %(explain)s"}'
