@@ -13,8 +13,10 @@ from chalicelib.api import (
     admin,
     audit,
     backups,
+    chalice_errors,
     jobs,
     local_gateway,
+    openapi,
     rejections,
     reports,
     stage,
@@ -30,9 +32,10 @@ from chalicelib.loading import s3_events
 app = Chalice(app_name="hr-migration")
 app.api.binary_types = [t for t in app.api.binary_types if t != "application/octet-stream"]
 app.register_middleware(access.request_context, "http")
+chalice_errors.shape_local_gateway_errors()
 
 # The catch-all /{table} routes last: a reader sees the fixed paths first (matching does not depend on it).
-for capability in (status, rejections, admin, audit, uploads, reports, backups, tables):
+for capability in (status, openapi, rejections, admin, audit, uploads, reports, backups, tables):
     app.register_blueprint(capability.blueprint)
 app.register_blueprint(jobs.blueprint, url_prefix=jobs.PREFIX)
 

@@ -67,35 +67,38 @@ def serving(command: list[str], port: int, env: Mapping[str, str], any_answer: b
     own process group; yield its base URL (no trailing slash) once ``GET /status`` succeeds (with
     `any_answer`, once it answers at all), and stop the server afterwards. Used by the benchmarks and
     by the auto-tester's tests."""
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=dict(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/status", timeout=1)
-                break
-            except urllib.error.HTTPError:
-                if any_answer:
+    # A file, not a pipe: the dev server logs every request to stderr, and a full pipe would block it.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/status", timeout=1)
                     break
-            except Exception:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited: " + proc.stderr.read().decode()[-2000:])
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{' '.join(command[:3])} did not start within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+                except urllib.error.HTTPError:
+                    if any_answer:
+                        break
+                except Exception:
+                    pass
+                if proc.poll() is not None:
+                    errors.seek(0)
+                    raise RuntimeError(f"{command[0]} exited: " + errors.read().decode(errors="replace")[-2000:])
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(command[:3])} did not start within 60 s")
+                time.sleep(0.2)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
 
 
 @contextlib.contextmanager

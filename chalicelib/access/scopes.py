@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 READ, WRITE, ADMIN = "read", "write", "admin"
 SCOPES = (READ, WRITE, ADMIN)
-PUBLIC_ROUTES = frozenset({"/status", "/openapi.json"})
+PUBLIC_ROUTES = frozenset({"/status"})
 
 # (method, Chalice resource path) -> scope
 ROUTE_SCOPES: dict[tuple[str, str], str] = {

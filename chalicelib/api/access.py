@@ -18,7 +18,9 @@ from chalice.app import AuthRequest, AuthResponse, AuthRoute, Chalice, ChaliceAu
 
 from chalicelib.access import audit, clients
 from chalicelib.access.scopes import PUBLIC_ROUTES, allows, audited, scope_for
-from chalicelib.api.errors import error_response
+from chalicelib.api.chalice_errors import conform
+from chalicelib.api.errors import ApiError, error_response
+from chalicelib.api.parsing import refuse_oversized_body
 from chalicelib.api.stage import database, settings
 from chalicelib.db import DatabaseError
 from chalicelib.runtime.log import logger
@@ -126,21 +128,26 @@ def _record(request: Any, caller: dict, status: int, response: Any = None) -> No
 
 
 def request_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
-    """HTTP middleware: log lines carry the request id, route and client; the route's scope is checked;
-    writes and admin actions are audited."""
+    """HTTP middleware: log lines carry the request id, route and client; oversized bodies never reach a
+    view; the route's scope is checked; writes and admin actions are audited; errors Chalice answers
+    itself come out shaped like ours."""
     context = event.context or {}
     route = context.get("resourcePath")
     caller = context.get("authorizer") or {}
     logger.append_keys(request_id=request_id(event), route=route, client=caller.get("client"))
+    try:
+        refuse_oversized_body(event)
+    except ApiError as exc:
+        return error_response(exc.status, exc.error, exc.detail)
     if route in PUBLIC_ROUTES:
-        return get_response(event)
+        return conform(get_response(event))
     needed = scope_for(event.method, route or "")
     scopes = [s for s in (caller.get("scopes") or "").split(",") if s]
     if not caller.get("client") or not allows(scopes, needed):
         if audited(event.method, route or ""):
             _record(event, caller, 403)
         return error_response(403, "forbidden", f"this route needs the {needed} scope")
-    response = get_response(event)
+    response = conform(get_response(event))
     if audited(event.method, route or ""):
         _record(event, caller, response.status_code, response)
     return response

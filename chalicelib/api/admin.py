@@ -19,6 +19,7 @@ DROP_CONFIRMATION = "drop-all-data"
 @blueprint.route("/admin/schema", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def create_schema():
+    json_object(blueprint.current_request)  # no fields yet; a body that is not strict JSON is refused alike
     admin_database().create_schema()
     return json_response({"schema": "created"}, 201)
 

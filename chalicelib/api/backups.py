@@ -6,7 +6,7 @@ from chalice import Blueprint
 
 from chalicelib.api.errors import handles_errors
 from chalicelib.api.jobs import submit
-from chalicelib.api.parsing import JSON_BODIES, json_object, positive_int
+from chalicelib.api.parsing import JSON_BODIES, json_object, positive_int, table_names
 from chalicelib.api.stage import backup_store
 from chalicelib.backups import service as backups
 
@@ -16,7 +16,9 @@ blueprint = Blueprint(__name__)
 @blueprint.route("/backups", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def create_backup():
-    return submit("backup", json_object(blueprint.current_request))
+    body = json_object(blueprint.current_request)
+    table_names(body)  # a 400 saying what is expected, before any job
+    return submit("backup", body)
 
 
 @blueprint.route("/backups", methods=["GET"], api_key_required=True)

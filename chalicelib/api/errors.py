@@ -61,6 +61,31 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
+# The short causes a database 503 names. The backends' messages begin with these words; the rest (which
+# may name the host, user, database or tables) is logged, never answered.
+DATABASE_CAUSES = {
+    "schema missing": "schema missing: create it (POST /admin/schema, or the CLI's `schema create`)",
+    "database refused access": "access denied",
+    "database connection lost": "cannot connect",
+    "connection closed": "connection lost",
+    "transaction rolled back": "transaction rolled back; try again",
+    "database is busy": "database busy; try again",
+}
+# Errors whose message may carry the database's own text: they answer a short cause instead.
+CONFIDENTIAL = (databases.DatabaseError, databases.InvalidDatabaseUrl, ConfigurationError)
+
+
+def public_detail(exc: BaseException) -> str:
+    """What a caller may read of a database or configuration failure: a short cause, no names."""
+    if isinstance(exc, (databases.InvalidDatabaseUrl, ConfigurationError)):
+        return "the service's database is not configured correctly"
+    message = str(exc)
+    for start, cause in DATABASE_CAUSES.items():
+        if message.startswith(start):
+            return cause
+    return "database unavailable"
+
+
 def answer_for(exc: BaseException) -> tuple[int, str] | None:
     """(status, error title) for a domain error, from `ERRORS`; None for anything else."""
     for cls in type(exc).__mro__:
@@ -98,6 +123,8 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             detail = getattr(exc, "detail", None) if isinstance(exc, backups.BackupError) else str(exc)
             if status >= 500:
                 logger.error(title, extra={"detail": str(exc)})
+                if isinstance(exc, CONFIDENTIAL):
+                    detail = public_detail(exc)
             return error_response(status, title, detail)
         return result if isinstance(result, Response) else json_response(result)
 

@@ -6,7 +6,7 @@ from chalice import Blueprint
 
 from chalicelib.api.errors import handles_errors
 from chalicelib.api.jobs import submit
-from chalicelib.api.parsing import JSON_BODIES, json_object, page
+from chalicelib.api.parsing import JSON_BODIES, json_object, optional_string, page, table_names
 from chalicelib.api.responses import paged
 from chalicelib.api.stage import database
 from chalicelib.rules.dictionary import table as dictionary_table
@@ -28,4 +28,6 @@ def list_rejections():
 @blueprint.route("/rejections/replay", methods=["POST"], api_key_required=True, content_types=JSON_BODIES)
 @handles_errors
 def replay_rejections():
-    return submit("replay", json_object(blueprint.current_request))
+    body = json_object(blueprint.current_request)
+    table_names(body), optional_string(body, "source")  # a 400 saying what is expected, before any job
+    return submit("replay", body)

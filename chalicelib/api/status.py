@@ -10,6 +10,7 @@ from chalicelib.access import clients
 from chalicelib.api.errors import handles_errors
 from chalicelib.api.responses import json_response
 from chalicelib.api.stage import database, settings
+from chalicelib.runtime.log import logger
 
 blueprint = Blueprint(__name__)
 
@@ -20,7 +21,8 @@ def status():
     try:
         db = database()
         counts = db.counts()
-    except Exception:  # a health check reports; it does not fail, nor say why to anyone who asks
+    except Exception as exc:  # a health check reports; it does not fail, nor say why to anyone who asks
+        logger.error("status: database unavailable", extra={"detail": str(exc)})
         return json_response({"status": "unavailable", "version": __version__}, 503)
     key = (blueprint.current_request.headers or {}).get("x-api-key") or ""
     if clients.resolve(db, settings(), key) is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.errors import ApiError, handles_errors
-from chalicelib.api.parsing import JSON_BODIES, batch_rows, json_body, page, positive_int
+from chalicelib.api.parsing import JSON_BODIES, batch_rows, json_body, page, row_id
 from chalicelib.api.responses import batch_status, json_response, paged
 from chalicelib.api.stage import database
 from chalicelib.loading import ingest, updates
@@ -45,7 +45,8 @@ def list_rows(table):
 @handles_errors
 def get_row(table, id):
     tbl = dictionary_table(table)
-    row = database().get_row(tbl, positive_int(id, "id"))
+    key = row_id(id)
+    row = database().get_row(tbl, key) if key is not None else None
     if row is None:
         raise ApiError(404, "not found", f"{tbl.name} {id} does not exist")
     return row_to_dict(tbl, row)
@@ -55,7 +56,8 @@ def get_row(table, id):
 @handles_errors
 def delete_row(table, id):
     tbl = dictionary_table(table)
-    row = database().delete_row(tbl, positive_int(id, "id"))
+    key = row_id(id)
+    row = database().delete_row(tbl, key) if key is not None else None
     if row is None:
         raise ApiError(404, "not found", f"{tbl.name} {id} does not exist")
     return {"deleted": row_to_dict(tbl, row)}
@@ -75,7 +77,9 @@ def change_row(table, id):
 
 def _update(table: str, id: str, replace: bool) -> dict:
     tbl = dictionary_table(table)
-    key = positive_int(id, "id")
+    key = row_id(id)
+    if key is None:
+        raise ApiError(404, "not found", f"{tbl.name} {id} does not exist")
     fields = json_body(blueprint.current_request)
     if not isinstance(fields, dict):
         raise ApiError(400, "invalid body", f"the body must be a JSON object with fields of {tbl.name}")

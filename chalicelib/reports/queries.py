@@ -43,9 +43,11 @@ def parse_year(value: Any) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise InvalidYear(f"year must be a whole number like {DEFAULT_YEAR}, got {value!r}")
-    year = int(text)
+    # A year of thousands of digits is out of range, and past what int() will parse.
+    year = int(text) if len(text.lstrip("0")) <= len(str(MAX_YEAR)) else MAX_YEAR + 1
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise InvalidYear(f"year must be between {MIN_YEAR} and {MAX_YEAR}, got {year}")
+        shown = text if len(text) <= 40 else f"{text[:40]}... ({len(text)} digits)"
+        raise InvalidYear(f"year must be between {MIN_YEAR} and {MAX_YEAR}, got {shown}")
     return year
 
 

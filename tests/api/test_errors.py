@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.api.errors import ERRORS, ApiError, answer_for, handles_errors
+from chalicelib.api.errors import CONFIDENTIAL, ERRORS, ApiError, answer_for, handles_errors, public_detail
 from chalicelib.backups import service as backups
 from chalicelib.db import DatabaseError, ReferencedRow
 from chalicelib.loading import uploads
@@ -43,12 +43,42 @@ def test_every_service_error_is_in_the_table(cls):
     assert cls in ERRORS
 
 
-@pytest.mark.parametrize(("cls", "expected"), list(ERRORS.items()), ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    ("cls", "expected"),
+    [(cls, answer) for cls, answer in ERRORS.items() if not (issubclass(cls, CONFIDENTIAL) and answer[0] >= 500)],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
 def test_a_domain_error_becomes_its_status_and_title_with_the_message_as_detail(cls, expected):
     status, body = answer(cls("what went wrong"))
     assert (status, body["error"]) == expected
     assert "what went wrong" in body["detail"]
     assert set(body) == {"error", "detail"}
+
+
+@pytest.mark.parametrize(
+    "cls", [cls for cls, (status, _) in ERRORS.items() if issubclass(cls, CONFIDENTIAL) and status >= 500], ids=str
+)
+def test_a_database_failure_answers_a_short_cause_and_logs_the_message(cls, caplog):
+    message = "database connection lost (2003): Can't connect to MySQL server on 'db.internal' as 'hr_app'"
+    status, body = answer(cls(message))
+    assert status == 503 and body["error"] == "database unavailable"
+    assert body["detail"] and "db.internal" not in body["detail"] and "hr_app" not in body["detail"]
+    assert any("db.internal" in str(getattr(r, "detail", "")) for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("message", "cause"),
+    [
+        ("schema missing (Table 'hr.departments' doesn't exist); run `schema create`", "schema missing"),
+        ("database refused access (1045): Access denied for user 'hr'@'10.0.0.5'", "access denied"),
+        ("database connection lost (2003): Can't connect to MySQL server on 'db.internal'", "cannot connect"),
+        ("something else entirely about `hr`.`jobs`", "database unavailable"),
+    ],
+)
+def test_a_database_error_is_answered_by_its_cause_alone(message, cause):
+    detail = public_detail(DatabaseError(message))
+    assert detail.startswith(cause)
+    assert not any(name in detail for name in ("hr.", "'hr'", "10.0.0.5", "db.internal", "`jobs`"))
 
 
 def test_a_subclass_takes_its_own_entry_before_its_base():
