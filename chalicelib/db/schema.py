@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from chalicelib.db import jobs as background_jobs
-from chalicelib.db.rejections import REJECTIONS
+from chalicelib.db.rejections import REJECTIONS, RejectionLog
 from chalicelib.db.summary import QUARTERLY_HIRES, SummaryUpkeep
 from chalicelib.rules.dictionary import LOAD_ORDER, TABLES, Table
 
@@ -19,7 +19,7 @@ def tables_in_order() -> list[Table]:
     return [TABLES[name] for name in LOAD_ORDER]
 
 
-class SchemaSql(SummaryUpkeep):
+class SchemaSql(SummaryUpkeep, RejectionLog):
     """The tables, keys and foreign keys of the service."""
 
     @abstractmethod
@@ -28,6 +28,7 @@ class SchemaSql(SummaryUpkeep):
 
     def create_schema(self) -> None:
         """Create the tables, keys and foreign keys that do not exist yet (idempotent)."""
+        self._upgrade_rejections()
         for statement in [*self._schema_statements(), *background_jobs.schema_statements(self)]:
             self.execute(statement)
         # A database created before the summary existed has rows and an empty summary: fill it once.

@@ -125,7 +125,12 @@ class SqliteDatabase(Database):
             f"{self.q('position')} INTEGER NOT NULL, "
             f"{self.q('raw')} TEXT NOT NULL, "
             f"{self.q('reasons')} TEXT NOT NULL, "
-            f"{self.q('rejected_at')} TEXT NOT NULL)"
+            f"{self.q('rejected_at')} TEXT NOT NULL, "
+            f"{self.q('row_id')} INTEGER NULL)"
+        )
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {self.q('ix_rejections_row')} ON {self.q(REJECTIONS)} "
+            f"({self.q('table_name')}, {self.q('row_id')})"
         )
         statements.append(
             f"CREATE INDEX IF NOT EXISTS {self.q('ix_rejections_table')} ON {self.q(REJECTIONS)} "
