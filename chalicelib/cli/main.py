@@ -110,7 +110,7 @@ def cmd_load(args) -> int:
                     progress=bar,
                     report=report,
                 )
-            except loader.UnreadableFile as exc:
+            except (loader.UnreadableFile, loader.LoadStopped) as exc:
                 raise CliError(f"{path}: {exc}") from None
             finally:
                 if bar is not None:
