@@ -155,6 +155,22 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """The consistency check; exit status 1 when anything is off."""
+    found = _database(args).check_consistency()
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=2))
+        return 0 if found.ok else 1
+    for name, problems in found.problems.items():
+        count = found.counts[name]
+        print(f"{name}: {'ok' if not count else f'{count} problem(s)'}")
+        for problem in problems:
+            print(f"  {problem}")
+        if count > len(problems):
+            print(f"  ... and {count - len(problems)} more")
+    return 0 if found.ok else 1
+
+
 def cmd_jobs(args) -> int:
     store = JobStore(_database(args))
     if args.action == "show":
@@ -275,6 +291,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--table", action="append", choices=list(TABLES))
     s.add_argument("--source", help="only the rejections of this source (a file's absolute path, s3://bucket/key)")
     s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser(
+        "check", help="check the report summary, references and rejection log against the tables (exit 1 if off)"
+    )
+    s.add_argument("--json", action="store_true", help="print the findings as JSON")
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("samples", help="write realistic sample CSVs (with some broken rows)")
     s.add_argument("--out", default="samples")
