@@ -48,6 +48,21 @@ class Consistency:
         }
 
 
+def run_scheduled(url: str | None = None) -> dict:
+    """The scheduled check of the stage's database: the findings, logged (an error when anything is off)."""
+    # Imported here: the Glue jobs ship this package without the service's runtime modules.
+    from chalicelib import db as databases
+    from chalicelib.runtime.log import logger
+    from chalicelib.runtime.settings import Settings
+
+    found = databases.for_url(url or Settings.from_env().database_url).check_consistency().to_dict()
+    if found["ok"]:
+        logger.info("consistency check: ok", extra={"consistency": found})
+    else:
+        logger.error("consistency check: something is off", extra={"consistency": found})
+    return found
+
+
 class ConsistencyCheck(RestoreEngine):
     """`check_consistency` and its three checks."""
 

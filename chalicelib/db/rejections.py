@@ -123,7 +123,8 @@ class RejectionLog(DatabaseCore):
         except DatabaseError:
             return  # no log yet
         try:
-            self.query(f"SELECT {self.q('row_id')} FROM {self.q(REJECTIONS)} LIMIT 1")
+            # Qualified: SQLite reads an unknown double-quoted name alone as a string, not an error.
+            self.query(f"SELECT r.{self.q('row_id')} FROM {self.q(REJECTIONS)} r LIMIT 1")
             return
         except DatabaseError:
             pass  # an older log, without the column
