@@ -112,6 +112,10 @@ class DatabaseCore(ABC):
     def _encode(self, value: Any) -> Any:
         return value
 
+    def _bind(self, params: Sequence[Any]) -> tuple:
+        """A statement's parameters as the driver takes them."""
+        return tuple(params)
+
     def _query_many_rows(self, sql: str, params: Sequence[Any], columns: Sequence[str]) -> list[Sequence[Any]]:
         """The rows of `sql` (whose result columns are named `columns`), for results of thousands of rows."""
         return self.query(sql, params)
@@ -285,7 +289,7 @@ class DatabaseCore(ABC):
             conn = self._before_use(conn)
         cur = conn.cursor()
         try:
-            cur.execute(sql, tuple(params))
+            cur.execute(sql, self._bind(params))
         except Exception as exc:
             translated = self._translate(exc)
             if isinstance(translated, DatabaseUnavailable) and not getattr(self._local, "depth", 0):

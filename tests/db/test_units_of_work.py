@@ -170,3 +170,13 @@ def test_an_older_rejection_log_gets_its_row_ids_when_the_schema_is_created_agai
     db.execute("INSERT INTO jobs (id, job) VALUES (2, 'Analyst')")
     ingest.insert_batch(db, HIRED_EMPLOYEES, [(0, dict(EMPLOYEE, job_id=2))], "t")
     assert [e.raw[0] for e in db.list_rejections()] == ["7"]
+
+
+@pytest.mark.parametrize("key", [2**63, 2**70, 10**400])
+def test_ids_and_cursors_past_64_bits_find_no_row_on_either_backend(db, key):
+    seed(db)
+    assert db.get_row(DEPARTMENTS, key) is None
+    assert db.delete_row(DEPARTMENTS, key) is None
+    assert db.list_rows(DEPARTMENTS, after=key) == []
+    assert db.list_rejections(after=key) == []
+    assert [r[0] for r in db.list_rows(DEPARTMENTS, after=-key)] == [1]

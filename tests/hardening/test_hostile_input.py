@@ -170,13 +170,7 @@ def test_errors_raised_by_chalice_itself_are_shaped_like_every_other_error(clien
 ID_OVERFLOWS = [str(2**63), str(10**30)]
 
 
-def sqlite_overflows(database_url, request) -> None:
-    if database_url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="SQLite: Python int too large to convert, 500"))
-
-
-def test_ids_past_64_bits_are_404_or_400(seeded, headers, database_url, request):
-    sqlite_overflows(database_url, request)
+def test_ids_past_64_bits_are_404_or_400(seeded, headers, database_url):
     problems = {}
     for table in ("departments", "hired_employees"):
         for key in ID_OVERFLOWS:
@@ -187,8 +181,7 @@ def test_ids_past_64_bits_are_404_or_400(seeded, headers, database_url, request)
     assert not problems, problems
 
 
-def test_cursors_past_64_bits_are_an_empty_page_or_400(seeded, headers, database_url, request):
-    sqlite_overflows(database_url, request)
+def test_cursors_past_64_bits_are_an_empty_page_or_400(seeded, headers, database_url):
     problems = {}
     for path in ("/departments", "/hired_employees", "/rejections"):
         for key in ID_OVERFLOWS:
