@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from chalicelib import db as databases
 from chalicelib.cli import main as cli
+from chalicelib.db import consistency
 from chalicelib.loading import ingest
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
 
@@ -113,3 +115,14 @@ def test_check_json_output_lists_counts_per_check(healthy, database_url, capsys)
     answer = json.loads(capsys.readouterr().out)
     assert answer["ok"] is False and answer["checks"]["summary"]["problems"] == 1
     assert answer["checks"]["references"] == {"problems": 0, "shown": []}
+
+
+def test_the_scheduled_check_logs_an_error_naming_what_is_off(healthy, database_url, caplog):
+    assert consistency.run_scheduled(database_url)["ok"] is True
+    healthy.execute("DELETE FROM quarterly_hires")
+    with caplog.at_level("INFO", logger="hr-migration"):
+        found = consistency.run_scheduled(database_url)
+    assert found["ok"] is False and found["checks"]["summary"]["problems"] == 1
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == ["consistency check: something is off"]
+    databases.forget(database_url)
