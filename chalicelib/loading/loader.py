@@ -67,13 +67,20 @@ class LoadStopped(Exception):
     """The database failed part-way through a load: the chunks before `line` are committed and stay;
     loading the same file again finishes it (stored rows are no-ops, rejections are logged once)."""
 
-    def __init__(self, result: LoadResult, line: int):
+    def __init__(self, message: str, result: LoadResult | None = None, line: int | None = None):
+        super().__init__(message)
         self.result, self.line = result, line
-        super().__init__(
+
+    @classmethod
+    def at(cls, line: int, result: LoadResult) -> LoadStopped:
+        """The load stopped at `line`, having committed what `result` counts."""
+        return cls(
             f"the database became unavailable at line {line}: the rows before it are stored "
             f"({result.records} records committed: {result.inserted} inserted, {result.unchanged} unchanged, "
             f"{result.rejected} rejected), the rest are not; load the same file again to finish "
-            "(rows already stored are no-ops)"
+            "(rows already stored are no-ops)",
+            result,
+            line,
         )
 
 
@@ -319,7 +326,7 @@ def load(
                         raise  # nothing stored: the failure as it is
                     line = chunk.candidates[0].position if chunk.candidates else 0
                     logger.error("load stopped part-way", extra={"source": source, "line": line, "error": str(exc)})
-                    raise LoadStopped(result, line) from exc
+                    raise LoadStopped.at(line, result) from exc
                 finally:
                     chunk.discard()
                 result.records += len(chunk.candidates)
