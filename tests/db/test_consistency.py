@@ -126,3 +126,18 @@ def test_the_scheduled_check_logs_an_error_naming_what_is_off(healthy, database_
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert [r.getMessage() for r in errors] == ["consistency check: something is off"]
     databases.forget(database_url)
+
+
+def test_check_can_rebuild_a_summary_that_is_off_and_then_passes(healthy, database_url, capsys):
+    healthy.execute("UPDATE quarterly_hires SET q1 = q1 + 5")
+    assert cli.main(["--database", database_url, "check", "--rebuild-summary"]) == 0
+    captured = capsys.readouterr()
+    assert "summary rebuilt" in captured.err and "summary: ok" in captured.out
+    assert failing_checks(healthy) == {}
+
+
+def test_rebuilding_the_summary_leaves_other_problems_reported(healthy, database_url, capsys):
+    healthy.execute("UPDATE rejections SET table_name = 'contractors'")
+    assert cli.main(["--database", database_url, "check", "--rebuild-summary"]) == 1
+    captured = capsys.readouterr()
+    assert "summary rebuilt" not in captured.err and "rejections: 1 problem(s)" in captured.out
