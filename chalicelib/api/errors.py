@@ -50,6 +50,7 @@ ERRORS: dict[type[Exception], tuple[int, str]] = {
     backups.BackupNotConfigured: (503, "backups not configured"),
     uploads.EmptyUpload: (400, "empty file"),
     loader.UnreadableFile: (400, "unreadable file"),
+    loader.LoadStopped: (503, "load stopped part-way"),
     uploads.InvalidFilename: (400, "invalid filename"),
     uploads.UploadsNotConfigured: (503, "uploads to S3 are not configured"),
     uploads.UploadUrlUnavailable: (503, "cannot sign an upload URL"),

@@ -9,33 +9,28 @@ import sys
 import time
 
 from chalicelib import db as databases
-from chalicelib.access import clients as api_clients
 from chalicelib.access import retention
-from chalicelib.access.scopes import InvalidScopes
 from chalicelib.api.errors import error_title
 from chalicelib.backups import layout as backup_layout
 from chalicelib.backups import restore as restores
 from chalicelib.backups import service as backups
 from chalicelib.cli import progress
+from chalicelib.cli.context import CliError, _database
+from chalicelib.cli.operations import (
+    cmd_autotest,
+    cmd_check,
+    cmd_clients,
+    cmd_jobs,
+    cmd_purge,
+    cmd_truncate,
+    cmd_update,
+)
 from chalicelib.jobs.model import KINDS, STATES, JobError
-from chalicelib.jobs.store import JobStore
-from chalicelib.loading import bucket_layout, ingest, loader, samples, updates
+from chalicelib.loading import bucket_layout, ingest, loader, samples
 from chalicelib.reports import queries as reports
 from chalicelib.rules.dictionary import LOAD_ORDER, TABLES, Table, UnknownTable, table_for_filename
 from chalicelib.runtime.log import logger
 from chalicelib.runtime.settings import DEFAULT_LOCAL_DATABASE
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit status 1."""
-
-
-def _database(args) -> databases.Database:
-    url = args.database or os.environ.get("DATABASE_URL") or DEFAULT_LOCAL_DATABASE
-    try:
-        return databases.connect(url)
-    except databases.InvalidDatabaseUrl as exc:
-        raise CliError(str(exc)) from None
 
 
 def _csv_files(paths: list[str]) -> list[tuple[str, Table]]:
@@ -114,7 +109,7 @@ def cmd_load(args) -> int:
                     progress=bar,
                     report=report,
                 )
-            except loader.UnreadableFile as exc:
+            except (loader.UnreadableFile, loader.LoadStopped) as exc:
                 raise CliError(f"{path}: {exc}") from None
             finally:
                 if bar is not None:
@@ -156,47 +151,6 @@ def _print_load_summary(summary: dict[str, dict[str, int]], seconds: float, repo
 def cmd_replay(args) -> int:
     result = ingest.replay_rejections(_database(args), args.table or None, source=args.source)
     print(json.dumps(result.to_dict(), indent=2))
-    return 0
-
-
-def cmd_update(args) -> int:
-    fields = {}
-    for assignment in args.set:
-        name, sep, value = assignment.partition("=")
-        if not sep or not name:
-            raise CliError(f"--set takes field=value, got {assignment!r}")
-        fields[name] = value
-    table = TABLES[args.table]
-    try:
-        result = updates.update_row(_database(args), table, args.id, fields, replace=args.replace, source="cli")
-    except updates.UpdateRejected as exc:
-        raise CliError(f"row rejected: {'; '.join(exc.reasons)}") from None
-    except (updates.IdChangeRefused, updates.EmptyUpdate) as exc:
-        raise CliError(f"{error_title(exc)}: {exc}") from None
-    if result is None:
-        raise CliError(f"not found: {table.name} {args.id} does not exist")
-    print(json.dumps({"row": result.row, "changed": result.changed}, ensure_ascii=False, indent=2))
-    return 0
-
-
-def cmd_truncate(args) -> int:
-    try:
-        deleted = updates.truncate_table(_database(args), TABLES[args.table], cascade=args.cascade)
-    except databases.ReferencedTable as exc:
-        raise CliError(f"{error_title(exc)}: {exc} (--cascade)") from None
-    print(json.dumps({"truncated": deleted}, indent=2))
-    return 0
-
-
-def cmd_jobs(args) -> int:
-    store = JobStore(_database(args))
-    if args.action == "show":
-        print(json.dumps(store.get(args.id).to_dict(), indent=2, ensure_ascii=False))
-        return 0
-    for job in store.list(args.kind, args.state, limit=args.limit):
-        shown = job.to_dict()
-        done, expected = job.rows_done, job.rows_expected
-        print(f"{job.id}  {job.kind:<8} {job.state:<10} {shown['created_at']}  rows {done}/{expected or '?'}")
     return 0
 
 
@@ -261,55 +215,6 @@ def cmd_restore(args) -> int:
     return 0
 
 
-def cmd_autotest(args) -> int:
-    """The auto-tester's checks against a deployed API, once; exit status 1 if any endpoint failed."""
-    from chalicelib.autotester import checks as autotester
-
-    key = args.api_key or os.environ.get("API_KEY")
-    if not key and args.api_key_secret:
-        key = autotester.api_key(args.api_key_secret)
-    if not key:
-        raise CliError("give --api-key, --api-key-secret ARN or $API_KEY")
-    report = autotester.check_all(args.url, key)
-    print(json.dumps(report.to_dict(), indent=2))
-    return 0 if report.ok else 1
-
-
-def cmd_clients(args) -> int:
-    database = _database(args)
-    try:
-        if args.action == "add":
-            client, key = api_clients.add(database, args.name, args.scope)
-            print(f"client {client.name} added with scopes {','.join(client.scopes)}; its key, shown only now:")
-            print(key)
-        elif args.action == "list":
-            for row in api_clients.listing(database):
-                state = "revoked" if row["revoked"] else f"{row['keys']} valid key(s)"
-                print(f"{row['name']}\t{','.join(row['scopes'])}\t{state}")
-        elif args.action == "revoke":
-            api_clients.revoke(database, args.name)
-            print(f"client {args.name} revoked: its keys are refused from now on")
-        else:
-            key = api_clients.rotate(database, args.name, int(retention.parse_age(args.grace).total_seconds()))
-            print(f"client {args.name} has a new key; older keys stay valid for {args.grace}. The new key:")
-            print(key)
-    except (api_clients.ClientError, InvalidScopes, retention.InvalidAge) as exc:
-        raise CliError(str(exc)) from None
-    return 0
-
-
-def cmd_purge(args) -> int:
-    try:
-        age = retention.parse_age(args.older_than)
-    except retention.InvalidAge as exc:
-        raise CliError(str(exc)) from None
-    counts = retention.purge(_database(args), age)
-    print(
-        f"purged {counts['rejections']} rejection(s) and {counts['audit']} audit entr(ies) older than {args.older_than}"
-    )
-    return 0
-
-
 def _row_id(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise argparse.ArgumentTypeError(f"must be a whole positive number, got {text!r}")
@@ -363,6 +268,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("table", choices=list(TABLES))
     s.add_argument("--cascade", action="store_true", help="first empty the tables referencing it")
     s.set_defaults(func=cmd_truncate)
+
+    s = sub.add_parser(
+        "check", help="check the report summary, references and rejection log against the tables (exit 1 if off)"
+    )
+    s.add_argument("--json", action="store_true", help="print the findings as JSON")
+    s.add_argument(
+        "--rebuild-summary", action="store_true", help="when the summary is off, rebuild it from the table, then check"
+    )
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("samples", help="write realistic sample CSVs (with some broken rows)")
     s.add_argument("--out", default="samples")

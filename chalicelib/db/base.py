@@ -9,6 +9,7 @@ Where the SQL for X lives:
   report_sql.py  the two reports' queries
   restore.py     replacing tables with a backup's rows (merge, reference checks)
   rejections.py  the rejection log
+  consistency.py the consistency check: summary, references and rejection log against the tables
   mysql.py, sqlite.py  each backend's hooks and its faster paths (MySQL: LOAD DATA, JSON packing)
 
 Identifiers in SQL come only from the data dictionary or from constants in this package; every value
@@ -17,6 +18,7 @@ is a bound parameter. The names callers import with `Database` are exported here
 
 from __future__ import annotations
 
+from chalicelib.db.consistency import Consistency, ConsistencyCheck
 from chalicelib.db.core import sql_types
 from chalicelib.db.errors import (
     DatabaseError,
@@ -37,6 +39,7 @@ from chalicelib.db.summary import QUARTERLY_HIRES, QUARTERLY_HIRES_KEY, QUARTERS
 from chalicelib.db.updates import ReferencedTable, RowUpdates
 
 __all__ = [
+    "Consistency",
     "QUARTERLY_HIRES",
     "QUARTERLY_HIRES_KEY",
     "QUARTERS",
@@ -57,7 +60,7 @@ __all__ = [
 ]
 
 
-class Database(RestoreEngine, RowUpdates, RowSql, SchemaSql, SummaryUpkeep, ReportSql, RejectionLog):
+class Database(ConsistencyCheck, RestoreEngine, RowUpdates, RowSql, SchemaSql, SummaryUpkeep, ReportSql, RejectionLog):
     """What the service needs from a database; `MysqlDatabase` and `SqliteDatabase` implement it.
 
     Connections are per thread and reused. Work that must be atomic runs in `transaction()`

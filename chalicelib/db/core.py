@@ -7,6 +7,7 @@ No table's SQL lives here: see schema, rows, summary, report_sql, restore and re
 
 from __future__ import annotations
 
+import functools
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +20,17 @@ from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, Table
 T = TypeVar("T")
 
 IN_CHUNK = 1000  # ids per IN (...) list
+
+
+def retried_read(method: Callable[..., T]) -> Callable[..., T]:
+    """A reading method run through `DatabaseCore.read`: retried on a fresh connection when the one it
+    used had been dropped (reads change nothing, so running them again is always safe)."""
+
+    @functools.wraps(method)
+    def reading(self: DatabaseCore, *args: Any, **kwargs: Any) -> T:
+        return self.read(lambda: method(self, *args, **kwargs))
+
+    return reading
 
 
 def sql_types(integer: str, string: str, datetime_: str) -> dict[str, str]:
@@ -100,6 +112,10 @@ class DatabaseCore(ABC):
     def _encode(self, value: Any) -> Any:
         return value
 
+    def _bind(self, params: Sequence[Any]) -> tuple:
+        """A statement's parameters as the driver takes them."""
+        return tuple(params)
+
     def _query_many_rows(self, sql: str, params: Sequence[Any], columns: Sequence[str]) -> list[Sequence[Any]]:
         """The rows of `sql` (whose result columns are named `columns`), for results of thousands of rows."""
         return self.query(sql, params)
@@ -158,7 +174,7 @@ class DatabaseCore(ABC):
         self._discard()
 
     def ping(self) -> None:
-        self.query("SELECT 1")
+        self.read(lambda: self.query("SELECT 1"))
 
     def _start(self, begin: Callable[[Any], None]) -> Any:
         """This thread's connection with an outermost transaction opened by `begin`."""
@@ -210,7 +226,11 @@ class DatabaseCore(ABC):
             conn.commit()
         except Exception as exc:
             self._discard()
-            raise self._translate(exc) or exc from exc
+            translated = self._translate(exc) or exc
+            if isinstance(translated, DatabaseUnavailable):
+                # The commit may have reached the server before the connection went: never run it again.
+                translated = DatabaseUnavailable(str(translated), retryable=False)
+            raise translated from exc
 
     def run(self, unit: Callable[[], T], attempts: int = 3) -> T:
         """`unit()` in one transaction, retried when a dropped connection or a concurrent writer made it fail."""
@@ -224,6 +244,24 @@ class DatabaseCore(ABC):
             except DatabaseUnavailable as exc:
                 if not exc.retryable or attempt == attempts:
                     raise
+        raise AssertionError("unreachable")
+
+    def read(self, unit: Callable[[], T], attempts: int = 3) -> T:
+        """`unit()`, statements that change nothing, run again on a fresh connection when the one it used
+        had been dropped (an idle timeout, RDS Proxy, a failover). Inside a transaction or another read,
+        `unit()` just runs: the outer unit is the one retried. Other errors are never retried."""
+        if getattr(self._local, "depth", 0) or getattr(self._local, "reading", False):
+            return unit()
+        self._local.reading = True
+        try:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return unit()
+                except DatabaseUnavailable as exc:
+                    if not exc.retryable or attempt == attempts:
+                        raise
+        finally:
+            self._local.reading = False
         raise AssertionError("unreachable")
 
     @contextmanager
@@ -251,7 +289,7 @@ class DatabaseCore(ABC):
             conn = self._before_use(conn)
         cur = conn.cursor()
         try:
-            cur.execute(sql, tuple(params))
+            cur.execute(sql, self._bind(params))
         except Exception as exc:
             translated = self._translate(exc)
             if isinstance(translated, DatabaseUnavailable) and not getattr(self._local, "depth", 0):

@@ -397,8 +397,10 @@ class MysqlDatabase(Database):
             f"{self.q('raw')} MEDIUMTEXT NOT NULL, "
             f"{self.q('reasons')} TEXT NOT NULL, "
             f"{self.q('rejected_at')} DATETIME NOT NULL, "
+            f"{self.q('row_id')} BIGINT NULL, "
             f"UNIQUE KEY {self.q('ux_fingerprint')} ({self.q('fingerprint')}), "
-            f"KEY {self.q('ix_table')} ({self.q('table_name')}, {self.q('id')})"
+            f"KEY {self.q('ix_table')} ({self.q('table_name')}, {self.q('id')}), "
+            f"KEY {self.q('ix_rejections_row')} ({self.q('table_name')}, {self.q('row_id')})"
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
         statements.append(self._quarterly_hires_ddl())

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.db.core import DatabaseCore
-from chalicelib.rules.dictionary import Table
+from chalicelib.db.core import DatabaseCore, retried_read
+from chalicelib.db.errors import DatabaseError
+from chalicelib.rules.dictionary import TABLES, Table
+from chalicelib.rules.fields import parse_integer
 from chalicelib.rules.validation import raw_json, rejection_fingerprint
 
 REJECTIONS = "rejections"
@@ -32,6 +34,25 @@ def stored_raw(raw: Any) -> str:
     if len(text) <= MAX_RAW_CHARS:
         return text
     return json.dumps({"truncated": text[:MAX_RAW_CHARS], "sha256": raw_sha256(raw), "chars": len(text)})
+
+
+FORGET_CHUNK = 10_000  # row ids per DELETE of `forget_rejections` (SQLite binds at most 32766 values)
+UPGRADE_BATCH = 10_000  # log entries per batch when an older log gets its row ids filled in
+
+
+def rejected_row_id(table: Table, raw: Any) -> int | None:
+    """The id a rejected raw row names (None: it names none the rules accept), for finding its entries
+    once a row with that id is stored."""
+    if isinstance(raw, dict):
+        value = raw.get(table.key)
+    elif isinstance(raw, (list, tuple)) and raw:
+        value = raw[0]
+    else:
+        return None
+    try:
+        return parse_integer(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 @dataclass
@@ -62,7 +83,7 @@ class RejectionLog(DatabaseCore):
     """Logging, listing, re-checking and forgetting rejected rows."""
 
     def rejections_columns(self) -> list[str]:
-        return ["fingerprint", "source", "table_name", "position", "raw", "reasons", "rejected_at"]
+        return ["fingerprint", "source", "table_name", "position", "raw", "reasons", "rejected_at", "row_id"]
 
     def _upsert_rejections_sql(self) -> str:
         # A rejection logged again (re-delivery) refreshes its reasons and time instead of repeating.
@@ -83,6 +104,7 @@ class RejectionLog(DatabaseCore):
                 stored_raw(raw),
                 json.dumps(reasons, ensure_ascii=False),
                 now,
+                rejected_row_id(table, raw),
             )
             for position, raw, reasons in rejected
         ]
@@ -90,6 +112,59 @@ class RejectionLog(DatabaseCore):
             self.executemany(self._upsert_rejections_sql(), rows)
         return len(rows)
 
+    def forget_rejections(self, table: Table, ids: Iterable[int]) -> None:
+        """Remove the log's entries for rows of `table` with these ids: those rows are stored now, in
+        the caller's transaction, and the log means "not stored, and why". One indexed probe when the
+        log holds no entry in the ids' range (the common case), else one DELETE per FORGET_CHUNK ids."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return
+        table_is = f"{self.q('table_name')} = {self.placeholder}"
+        row_id = self.q("row_id")
+        probe = (
+            f"SELECT 1 FROM {self.q(REJECTIONS)} WHERE {table_is} "
+            f"AND {row_id} BETWEEN {self.placeholder} AND {self.placeholder} LIMIT 1"
+        )
+        if not self.query(probe, [table.name, wanted[0], wanted[-1]]):
+            return
+        for start in range(0, len(wanted), FORGET_CHUNK):
+            chunk = wanted[start : start + FORGET_CHUNK]
+            self.execute(
+                f"DELETE FROM {self.q(REJECTIONS)} WHERE {table_is} AND {row_id} IN ({self._marks(len(chunk))})",
+                [table.name, *chunk],
+            )
+
+    def _upgrade_rejections(self) -> None:
+        """Give a log created before entries named their row's id that column, its index and the ids
+        (run before the DDL, which creates a missing log whole)."""
+        try:
+            self.query(f"SELECT 1 FROM {self.q(REJECTIONS)} LIMIT 1")
+        except DatabaseError:
+            return  # no log yet
+        try:
+            # Qualified: SQLite reads an unknown double-quoted name alone as a string, not an error.
+            self.query(f"SELECT r.{self.q('row_id')} FROM {self.q(REJECTIONS)} r LIMIT 1")
+            return
+        except DatabaseError:
+            pass  # an older log, without the column
+        self.execute(f"ALTER TABLE {self.q(REJECTIONS)} ADD COLUMN {self.q('row_id')} BIGINT NULL")
+        self.execute(
+            f"CREATE INDEX {self.q('ix_rejections_row')} ON {self.q(REJECTIONS)} "
+            f"({self.q('table_name')}, {self.q('row_id')})"
+        )
+        after = 0
+        while entries := self.list_rejections(after=after, limit=UPGRADE_BATCH):
+            after = entries[-1].id
+            ids = [(rejected_row_id(TABLES[e.table_name], e.raw), e.id) for e in entries if e.table_name in TABLES]
+            named = [pair for pair in ids if pair[0] is not None]
+            if named:
+                self.executemany(
+                    f"UPDATE {self.q(REJECTIONS)} SET {self.q('row_id')} = {self.placeholder} "
+                    f"WHERE {self.q('id')} = {self.placeholder}",
+                    named,
+                )
+
+    @retried_read
     def list_rejections(
         self, table_name: str | None = None, after: int = 0, limit: int = 100, source: str | None = None
     ) -> list[Rejection]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.db.core import DatabaseCore
+from chalicelib.db.core import DatabaseCore, retried_read
 from chalicelib.db.summary import QUARTERLY_HIRES, QUARTERS
 from chalicelib.rules.dictionary import TABLES, Table
 
@@ -20,6 +20,7 @@ from chalicelib.rules.dictionary import TABLES, Table
 class ReportSql(DatabaseCore):
     """The two reports' queries."""
 
+    @retried_read
     def quarterly_hires(
         self, year: int, from_table: bool = False
     ) -> list[tuple[int, str, int, str, int, int, int, int]]:
@@ -57,6 +58,7 @@ class ReportSql(DatabaseCore):
         )
         return sql, self._year_range(year)
 
+    @retried_read
     def department_hires(self, year: int, from_table: bool = False) -> tuple[list[tuple[int, str, int]], int]:
         """((id, department, hired) for each department with hires in `year`, number of departments)."""
         if from_table:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from chalicelib.db.core import IN_CHUNK
+from chalicelib.db.core import IN_CHUNK, retried_read
 from chalicelib.db.errors import IntegrityConflict, ReferencedRow
 from chalicelib.db.rejections import REJECTIONS
 from chalicelib.db.staging import StagedRows, id_runs
@@ -56,13 +56,17 @@ class RowSql(SummaryUpkeep):
         rows = self._where_in(f"SELECT {self.q(table.key)} FROM {self.q(table.name)}", table.key, list(ids))
         return {r[0] for r in rows}
 
-    def get_row(self, table: Table, key: int) -> tuple | None:
+    @retried_read
+    def get_row(self, table: Table, key: int, lock: bool = False) -> tuple | None:
+        """The row with id `key`, or None; `lock`: locked against other writers until the transaction ends."""
         rows = self.query(
-            f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}",
+            f"SELECT {self._cols(table)} FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}"
+            + (self._for_update if lock else ""),
             [key],
         )
         return self._decode(table, rows[0]) if rows else None
 
+    @retried_read
     def list_rows(self, table: Table, after: int = 0, limit: int = 100) -> list[tuple]:
         """Rows with id greater than `after`, in id order (keyset pagination)."""
         sql = (
@@ -96,6 +100,7 @@ class RowSql(SummaryUpkeep):
 
         return self._keyset(fetch, batch)
 
+    @retried_read
     def counts(self) -> dict[str, int]:
         """Row count per table of the dictionary, and of the rejection log."""
         out = {}
@@ -147,14 +152,22 @@ class RowSql(SummaryUpkeep):
 
     def delete_row(self, table: Table, key: int) -> tuple | None:
         """Delete one row and return it; None when there was none. Raises ReferencedRow when other
-        rows name it."""
-        with self.transaction():
-            row = self.get_row(table, key)
+        rows name it. Of concurrent deletes of one row exactly one gets it (the others None), so the
+        summary is lowered once."""
+
+        def unit() -> tuple | None:
+            row = self.get_row(table, key, lock=True)
             if row is None:
                 return None
             try:
-                self.execute(f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key])
+                cur = self.execute(
+                    f"DELETE FROM {self.q(table.name)} WHERE {self.q(table.key)} = {self.placeholder}", [key]
+                )
             except (IntegrityConflict, ReferencedRow) as exc:
                 raise ReferencedRow(f"{table.name} {key} is referenced by other rows") from exc
+            if cur.rowcount != 1:
+                return None  # a concurrent delete took it between the read and the delete
             self.after_delete(table, [row])
-        return row
+            return row
+
+        return self.run(unit)

@@ -11,7 +11,7 @@ from abc import abstractmethod
 from chalicelib.db import audit as audit_trail
 from chalicelib.db import clients as api_clients
 from chalicelib.db import jobs as background_jobs
-from chalicelib.db.rejections import REJECTIONS
+from chalicelib.db.rejections import REJECTIONS, RejectionLog
 from chalicelib.db.summary import QUARTERLY_HIRES, SummaryUpkeep
 from chalicelib.rules.dictionary import LOAD_ORDER, TABLES, Table
 
@@ -21,7 +21,7 @@ def tables_in_order() -> list[Table]:
     return [TABLES[name] for name in LOAD_ORDER]
 
 
-class SchemaSql(SummaryUpkeep):
+class SchemaSql(SummaryUpkeep, RejectionLog):
     """The tables, keys and foreign keys of the service."""
 
     @abstractmethod
@@ -30,6 +30,7 @@ class SchemaSql(SummaryUpkeep):
 
     def create_schema(self) -> None:
         """Create the tables, keys and foreign keys that do not exist yet (idempotent)."""
+        self._upgrade_rejections()
         service_tables = [*background_jobs.schema_statements(self), *api_clients.schema_statements(self)]
         for statement in [*self._schema_statements(), *service_tables, *audit_trail.schema_statements(self)]:
             self.execute(statement)

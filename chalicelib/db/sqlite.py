@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from chalicelib.db.base import (
 from chalicelib.rules.dictionary import DATETIME, Table
 
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class SqliteDatabase(Database):
@@ -77,6 +79,14 @@ class SqliteDatabase(Database):
     def _encode(self, value: Any) -> Any:
         return value.strftime(_DATETIME_FORMAT) if isinstance(value, datetime) else value
 
+    def _bind(self, params: Sequence[Any]) -> tuple:
+        # SQLite binds 64-bit integers only; past that, an infinity compares with every stored integer
+        # as the number would (an id or cursor of 2**70 finds no row).
+        return tuple(
+            (math.inf if p > 0 else -math.inf) if p.__class__ is int and not _INT64_MIN <= p <= _INT64_MAX else p
+            for p in params
+        )
+
     # -- backups and restores -----------------------------------------------------------------
 
     def _begin_snapshot(self, conn: sqlite3.Connection) -> None:
@@ -125,7 +135,12 @@ class SqliteDatabase(Database):
             f"{self.q('position')} INTEGER NOT NULL, "
             f"{self.q('raw')} TEXT NOT NULL, "
             f"{self.q('reasons')} TEXT NOT NULL, "
-            f"{self.q('rejected_at')} TEXT NOT NULL)"
+            f"{self.q('rejected_at')} TEXT NOT NULL, "
+            f"{self.q('row_id')} INTEGER NULL)"
+        )
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {self.q('ix_rejections_row')} ON {self.q(REJECTIONS)} "
+            f"({self.q('table_name')}, {self.q('row_id')})"
         )
         statements.append(
             f"CREATE INDEX IF NOT EXISTS {self.q('ix_rejections_table')} ON {self.q(REJECTIONS)} "

@@ -58,17 +58,20 @@ class SummaryUpkeep(DatabaseCore):
 
     def rebuild_derived(self) -> None:
         """Recompute everything derived from the tables (after writes that bypassed `after_insert`)."""
-        when = self.q("datetime")
-        quarter = self._quarter_sql(when)
-        per_quarter = ", ".join(f"SUM(CASE WHEN {quarter} = {n} THEN 1 ELSE 0 END)" for n in (1, 2, 3, 4))
         columns = ", ".join(self.q(c) for c in (*QUARTERLY_HIRES_KEY, *QUARTERS))
         with self.transaction():
             self.execute(f"DELETE FROM {self.q(QUARTERLY_HIRES)}")
-            self.execute(
-                f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({columns}) "
-                f"SELECT {self._year_sql(when)}, {self.q('department_id')}, {self.q('job_id')}, {per_quarter} "
-                f"FROM {self.q('hired_employees')} GROUP BY 1, 2, 3"
-            )
+            self.execute(f"INSERT INTO {self.q(QUARTERLY_HIRES)} ({columns}) {self._quarterly_hires_of_table_sql()}")
+
+    def _quarterly_hires_of_table_sql(self) -> str:
+        """The summary's rows as the GROUP BY over hired_employees computes them, in the summary's column order."""
+        when = self.q("datetime")
+        quarter = self._quarter_sql(when)
+        per_quarter = ", ".join(f"SUM(CASE WHEN {quarter} = {n} THEN 1 ELSE 0 END)" for n in (1, 2, 3, 4))
+        return (
+            f"SELECT {self._year_sql(when)}, {self.q('department_id')}, {self.q('job_id')}, {per_quarter} "
+            f"FROM {self.q('hired_employees')} GROUP BY 1, 2, 3"
+        )
 
     def _replace_quarterly_hires(self, counts: QuarterlyCounts | None) -> None:
         """Make the summary `counts` (those of every hired_employees row); None: recount from the table."""

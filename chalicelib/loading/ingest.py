@@ -56,7 +56,8 @@ def classify_and_insert(
     db: Database, table: Table, batch: list[validation.Candidate], prepared: Prepared | None = None
 ) -> validation.Classified:
     """Within the caller's transaction: look up what the rules need, classify, insert the valid rows
-    (from BULK_MIN_ROWS rows on through the backend's bulk path: LOAD DATA on MySQL)."""
+    (from BULK_MIN_ROWS rows on through the backend's bulk path: LOAD DATA on MySQL), and remove the
+    rejection log's earlier entries for every row now stored."""
     found = prepared.lookups if prepared is not None else validation.lookups(table, batch)
     stored = db.stored_rows(table, found.ids) if found.ids else {}
     existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in found.refs.items()}
@@ -67,6 +68,8 @@ def classify_and_insert(
         rows = [c.row for c in classified.to_insert]
     staged = prepared.staged if prepared is not None else None
     (db.bulk_insert if len(rows) >= BULK_MIN_ROWS else db.insert_rows)(table, rows, staged)
+    # The log means "not stored, and why": a row stored now (or already) clears its earlier entries.
+    db.forget_rejections(table, [c.row[0] for c in (*classified.to_insert, *classified.unchanged)])
     return classified
 
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
-from chalicelib.db import Database
+from chalicelib.db import Database, DatabaseError
 from chalicelib.loading import ingest
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import Table
@@ -61,6 +61,27 @@ class UnreadableFile(Exception):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}" if self.line else self.reason
+
+
+class LoadStopped(Exception):
+    """The database failed part-way through a load: the chunks before `line` are committed and stay;
+    loading the same file again finishes it (stored rows are no-ops, rejections are logged once)."""
+
+    def __init__(self, message: str, result: LoadResult | None = None, line: int | None = None):
+        super().__init__(message)
+        self.result, self.line = result, line
+
+    @classmethod
+    def at(cls, line: int, result: LoadResult) -> LoadStopped:
+        """The load stopped at `line`, having committed what `result` counts."""
+        return cls(
+            f"the database became unavailable at line {line}: the rows before it are stored "
+            f"({result.records} records committed: {result.inserted} inserted, {result.unchanged} unchanged, "
+            f"{result.rejected} rejected), the rest are not; load the same file again to finish "
+            "(rows already stored are no-ops)",
+            result,
+            line,
+        )
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -286,7 +307,8 @@ def load(
     is checked whole first (unless `checked` says it was), then read again to load. `source` names the
     file in the rejection log (``s3://bucket/key``, an absolute path): keep it stable, so a re-delivered
     file logs no rejection twice. Rejected rows are logged with their line numbers, and written to
-    `report` when one is given. Raises UnreadableFile (nothing written) or a DatabaseError.
+    `report` when one is given. Raises UnreadableFile (nothing written), a DatabaseError (nothing
+    written) or LoadStopped (the database failed after some chunks were committed).
     """
     started = time.monotonic()
     if checked is None:
@@ -299,6 +321,12 @@ def load(
             for chunk in chunks:
                 try:
                     batch = ingest.insert_candidates(db, table, chunk.candidates, source, prepared=chunk.prepared)
+                except DatabaseError as exc:
+                    if not result.records:
+                        raise  # nothing stored: the failure as it is
+                    line = chunk.candidates[0].position if chunk.candidates else 0
+                    logger.error("load stopped part-way", extra={"source": source, "line": line, "error": str(exc)})
+                    raise LoadStopped.at(line, result) from exc
                 finally:
                     chunk.discard()
                 result.records += len(chunk.candidates)

@@ -113,6 +113,32 @@ def test_a_file_that_is_not_utf8_stops_the_load_before_any_file_is_loaded(databa
     assert counts["departments"] == counts["jobs"] == 0
 
 
+def test_a_load_the_database_stops_part_way_says_what_is_stored_and_how_to_finish(
+    database_url, tmp_path, capsys, monkeypatch
+):
+    from chalicelib.loading import ingest
+
+    lines = "".join(f"{i},N{i},2021-01-01T00:00:00Z,1,1\n" for i in range(1, 26))
+    folder = write(tmp_path / "in", departments=DEPARTMENTS, jobs=JOBS)
+    assert main(["--database", database_url, "load", str(folder)]) == 0
+    real, calls = ingest.insert_candidates, []
+
+    def failing_after_the_first_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise databases.DatabaseUnavailable("connection lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "insert_candidates", failing_after_the_first_chunk)
+    path = write(tmp_path / "employees", hired_employees=lines) / "hired_employees.csv"
+    assert main(["--database", database_url, "load", str(path), "--chunk-rows", "10"]) == 1
+    err = capsys.readouterr().err
+    assert "at line 11" in err and "10 records committed" in err and "load the same file again" in err
+    monkeypatch.setattr(ingest, "insert_candidates", real)
+    assert main(["--database", database_url, "load", str(path)]) == 0
+    assert databases.connect(database_url).counts()["hired_employees"] == 25
+
+
 def test_piped_output_has_no_progress_bar_and_no_traceback(tmp_path):
     folder = write(tmp_path / "in", departments=DEPARTMENTS, jobs=JOBS, hired_employees=EMPLOYEES)
     url = f"sqlite:///{tmp_path / 'hr.db'}"

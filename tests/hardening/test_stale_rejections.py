@@ -37,7 +37,6 @@ def by_cli(client, headers, database_url, tmp_path, table, rows):
     return cli.main(["--database", database_url, "load", str(path), "--no-progress"])
 
 
-@pytest.mark.xfail(strict=True, reason="a row accepted later keeps its earlier rejections until an explicit replay")
 @pytest.mark.parametrize("deliver", [by_batch, by_upload, by_cli], ids=["batch", "upload", "cli"])
 def test_employees_delivered_before_their_department_and_job_leave_no_rejection_once_stored(
     client, headers, database_url, tmp_path, deliver

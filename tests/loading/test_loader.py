@@ -208,12 +208,26 @@ def test_a_database_failure_mid_file_keeps_committed_chunks_and_a_rerun_complete
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ingest, "insert_candidates", failing)
-    with pytest.raises(databases.DatabaseUnavailable):
+    with pytest.raises(loader.LoadStopped) as stopped:
         load_text(refs, HIRED_EMPLOYEES, "\n".join(lines), chunk_rows=10)
     assert refs.counts()["hired_employees"] == 10
+    assert (stopped.value.line, stopped.value.result.records, stopped.value.result.inserted) == (11, 10, 10)
+    assert "at line 11" in str(stopped.value) and "10 records committed" in str(stopped.value)
+    assert "load the same file again" in str(stopped.value)
+    assert "connection lost" not in str(stopped.value)  # the cause is logged, not shown
     monkeypatch.setattr(ingest, "insert_candidates", real)
     again = load_text(refs, HIRED_EMPLOYEES, "\n".join(lines), chunk_rows=10)
     assert (again.inserted, again.unchanged) == (20, 10)
+
+
+def test_a_database_failure_on_the_first_chunk_is_raised_as_it_is_with_nothing_stored(refs, monkeypatch):
+    def failing(*args, **kwargs):
+        raise databases.DatabaseUnavailable("connection lost")
+
+    monkeypatch.setattr(ingest, "insert_candidates", failing)
+    with pytest.raises(databases.DatabaseUnavailable):
+        load_text(refs, HIRED_EMPLOYEES, "1,N1,2021-01-01T00:00:00Z,1,1\n", chunk_rows=10)
+    assert refs.counts()["hired_employees"] == 0
 
 
 def test_a_file_that_changes_between_check_and_load_says_what_was_loaded(db):
