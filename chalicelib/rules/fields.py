@@ -11,6 +11,7 @@ Standard library only: the Glue jobs import this module too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,9 +63,7 @@ def parse_integer(value: Any) -> int:
         if not text.isascii() or not text.isdigit():
             raise ValueError(f"must be a whole positive number, got {value!r}")
         number = int(text)
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    else:
+    else:  # floats too, even whole ones: the spec's integers are written without a fraction or exponent
         raise ValueError(f"must be a whole positive number, got {value!r}")
     if number < MIN_INTEGER:
         raise ValueError(f"must be a whole positive number, got {number}")
@@ -84,7 +83,15 @@ def parse_string(value: Any) -> str:
         raise ValueError(f"must be at most {MAX_STRING_LENGTH} characters, got {len(text)}")
     if "\x00" in text:
         raise ValueError("must not contain NUL characters")
+    if not text.isascii() and _lone_surrogate(text):
+        raise ValueError("must be text that UTF-8 can hold: it has a lone surrogate")
     return text
+
+
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?", re.ASCII
+).fullmatch
+_lone_surrogate = re.compile("[\ud800-\udfff]").search
 
 
 def _year_reason(year: int) -> str:
@@ -122,8 +129,9 @@ def parse_datetime(value: Any) -> datetime:
     if parsed is not None:
         return parsed
     text = value.strip()
-    # A date alone is not a hire time; require the time part (T or space separated).
-    if len(text) < 16 or text[10] not in "Tt ":
+    # A date alone is not a hire time; the time part is required (T or space separated), and only the
+    # extended calendar form: no week dates, no basic-format times, offsets of hours and minutes.
+    if not _ISO_DATETIME(text):
         raise ValueError(f"must be an ISO 8601 date and time like 2021-11-07T02:48:42Z, got {value!r}")
     try:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
@@ -192,7 +200,10 @@ def _refusing(fast: str, check: str) -> str:
     return fast.replace("return None", f"refuse({{name}}, {check}, {{f}})")
 
 
-_CSV_STRING = "{v} = {f}.strip()\nif not {v} or len({v}) > {MAX_STRING_LENGTH} or '\\x00' in {v}: return None"
+_CSV_STRING = (
+    "{v} = {f}.strip()\nif not {v} or len({v}) > {MAX_STRING_LENGTH} or '\\x00' in {v}: return None\n"
+    "if not {v}.isascii() and _lone_surrogate({v}): return None"
+)
 _JSON_INTEGER = "if {f}.__class__ is not int or not {MIN_INTEGER} <= {f} <= {MAX_INTEGER}: return None\n{v} = {f}"
 _JSON_STRING = "if {f}.__class__ is not str: return None\n" + _CSV_STRING
 
@@ -229,6 +240,7 @@ RULES: dict[str, FieldRule] = {
 # What the generated sources call.
 SCOPE: dict[str, Any] = {
     "_fromisoformat": datetime.fromisoformat,
+    "_lone_surrogate": _lone_surrogate,
     "refuse": refuse,
     "parse_integer": parse_integer,
     "parse_string": parse_string,
