@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.db import Database
+from chalicelib.rules import fields as field_rules
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import TABLES, Table
 from chalicelib.runtime.log import logger
@@ -94,7 +95,7 @@ def _refuse_another_id(table: Table, key: int, fields: Mapping[str, Any]) -> Non
     if fields.get(table.key) is None:
         return
     try:
-        given = validation.parse_integer(fields[table.key])
+        given = field_rules.parse_integer(fields[table.key])
     except ValueError:
         return  # check_fields names the problem
     if given != key:
