@@ -28,8 +28,10 @@ API_HANDLER = "APIHandler"  # every route
 S3_LOADER = "S3Loader"  # @app.lambda_function(name="s3_loader")
 AUTO_TESTER = "AutoTester"  # @app.schedule, def auto_tester
 SCHEDULED_BACKUP = "ScheduledBackup"  # @app.schedule(name="scheduled_backup")
+JOB_REAPER = "JobReaper"  # @app.schedule(name="job_reaper")
+SCHEDULED_PURGE = "ScheduledPurge"  # @app.schedule(name="scheduled_purge")
 # Invoked asynchronously (S3 notifications, EventBridge schedules): their failed events need a destination.
-ASYNC_FUNCTIONS = (S3_LOADER, SCHEDULED_BACKUP, AUTO_TESTER)
+ASYNC_FUNCTIONS = (S3_LOADER, SCHEDULED_BACKUP, AUTO_TESTER, JOB_REAPER, SCHEDULED_PURGE)
 REST_API = "RestAPI"
 API_STAGE = "api"  # `api_gateway_stage` in .chalice/config.json
 # What API Gateway writes per request ($context variables), as one JSON object.
@@ -146,7 +148,6 @@ class ChaliceApp(Construct):
                 "log_retention_in_days": 0,  # the log groups are made below, with grants to each role
                 "environment_variables": {
                     "DB_SECRET_ARN": database.secret.secret_arn,
-                    "ADMIN_DB_SECRET_ARN": database.admin_secret.secret_arn,
                     "DB_HOST": database.proxy_endpoint,
                     "DB_NAME": DB_NAME,
                     "DATA_BUCKET": data_bucket.bucket_name,
@@ -174,11 +175,10 @@ class ChaliceApp(Construct):
         self._use_role(AUTO_TESTER, self.auto_tester_role)
         tester = self.functions[AUTO_TESTER]
         tester.add_property_deletion_override("VpcConfig")
-        if S3_LOADER in self.functions:  # the loader's role may not read the admin secret: no pointer to it
-            self.functions[S3_LOADER].add_property_deletion_override("Environment.Variables.ADMIN_DB_SECRET_ARN")
+        # Only the /admin/schema routes use the admin user: no other function is pointed at its secret.
+        self.chalice.add_environment_variable("ADMIN_DB_SECRET_ARN", database.admin_secret.secret_arn, API_HANDLER)
         for variable in (
             "DB_SECRET_ARN",
-            "ADMIN_DB_SECRET_ARN",
             "DB_HOST",
             "DB_NAME",
             "DATA_BUCKET",
@@ -260,7 +260,13 @@ class ChaliceApp(Construct):
             )
         for function in self.functions.values():
             function.add_property_override("Tracing", "Active")
-        limits = {S3_LOADER: settings.loader_reserved_concurrency, SCHEDULED_BACKUP: 1}
+        # A scheduled run overlapping the previous one would only repeat its work.
+        limits = {
+            S3_LOADER: settings.loader_reserved_concurrency,
+            SCHEDULED_BACKUP: 1,
+            JOB_REAPER: 1,
+            SCHEDULED_PURGE: 1,
+        }
         for name, limit in limits.items():
             if name in self.functions:
                 self.functions[name].add_property_override("ReservedConcurrentExecutions", limit)

@@ -8,13 +8,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .api import API_HANDLER, ChaliceApp
+from .api import API_HANDLER, JOB_REAPER, SCHEDULED_BACKUP, ChaliceApp
 from .database import Database
 from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
 
 JOB_WORKER = "JobWorker"  # @app.on_sqs_message(name="job_worker")
-JOB_REAPER = "JobReaper"  # @app.schedule(name="job_reaper")
-SCHEDULED_BACKUP = "ScheduledBackup"
 WORKER_TIMEOUT = Duration.minutes(15)
 MAX_RECEIVES = 3  # deliveries of one message before it goes to the dead-letter queue
 GLUE_MIN_ROWS = 5_000_000  # backups and restores this big go to Glue
@@ -89,8 +87,9 @@ class JobQueue(Construct):
 
         worker = app.functions[JOB_WORKER]
         worker.add_property_override("Role", self.worker_role.role_arn)
-        worker.add_property_override("Timeout", int(WORKER_TIMEOUT.to_seconds()))
-        worker.add_property_override("MemorySize", 1024)
+        # Set on the resource, not as overrides: the duration alarm reads each function's timeout from it.
+        worker.timeout = int(WORKER_TIMEOUT.to_seconds())
+        worker.memory_size = 1024
         worker.add_property_override("Events.JobWorkerSqsEventSource.Properties.Queue", self.queue.queue_arn)
         app.log_groups[JOB_WORKER].grant_write(self.worker_role)
         variables = {

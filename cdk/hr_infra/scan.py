@@ -10,6 +10,13 @@ _CDK_HANDLERS = (
     "BucketNotificationsHandler",
     "CustomS3AutoDeleteObjectsCustomResourceProvider",
     "CustomVpcRestrictDefaultSGCustomResourceProvider",
+    "DatabaseUsersProviderframeworkonEvent",
+)
+_ON_FAILURE_QUEUE = (
+    "Failed asynchronous events go to an on-failure destination queue (EventInvokeConfig), not a legacy DLQ"
+)
+_SQS_MANAGED = (
+    "Encrypted with SQS-managed server-side encryption (SqsManagedSseEnabled), which checkov does not recognise"
 )
 _CDK_REASON = "CDK's own deploy-time handler, invoked by CloudFormation only while a stack deploys"
 
@@ -24,21 +31,38 @@ CHECKOV_ACKNOWLEDGED: dict[tuple[str, str], str] = {
     ): "The API's concurrency is bounded by the stage and usage-plan throttling; the RDS proxy pools its connections",
     ("CKV_AWS_115", _FN + "AutoTester"): "Runs once per schedule period outside the VPC and never touches the database",
     (
+        "CKV_AWS_115",
+        _FN + "ClientKey",
+    ): "The API's authorizer: called by API Gateway within the stage's throttling, its answers cached per key",
+    (
+        "CKV_AWS_115",
+        _FN + "JobWorker",
+    ): "Fed one message at a time by the jobs queue; jobs come from the throttled API and the schedules",
+    (
+        "CKV_AWS_115",
+        _FN + "DatabaseUsersBootstrap",
+    ): "Called once per deploy by the database-users custom resource, never by a client",
+    (
+        "CKV_AWS_116",
+        _FN + "ClientKey",
+    ): "Invoked synchronously by API Gateway as the authorizer: the caller gets the refusal, no event to keep",
+    (
+        "CKV_AWS_116",
+        _FN + "JobWorker",
+    ): "Fed by the jobs queue: a message failing MAX_RECEIVES times goes to the jobs queue's own dead-letter queue",
+    (
+        "CKV_AWS_116",
+        _FN + "DatabaseUsersBootstrap",
+    ): "Invoked synchronously by the deploy's custom resource: a failure fails the deploy, no event to keep",
+    ("CKV_AWS_116", _FN + "JobReaper"): _ON_FAILURE_QUEUE,
+    ("CKV_AWS_116", _FN + "ScheduledPurge"): _ON_FAILURE_QUEUE,
+    (
         "CKV_AWS_116",
         _FN + "APIHandler",
     ): "Invoked synchronously by API Gateway: the caller gets the error, there is no event to keep",
-    (
-        "CKV_AWS_116",
-        _FN + "S3Loader",
-    ): "Failed asynchronous events go to an on-failure destination queue (EventInvokeConfig), not a legacy DLQ",
-    (
-        "CKV_AWS_116",
-        _FN + "ScheduledBackup",
-    ): "Failed asynchronous events go to an on-failure destination queue (EventInvokeConfig), not a legacy DLQ",
-    (
-        "CKV_AWS_116",
-        _FN + "AutoTester",
-    ): "Failed asynchronous events go to an on-failure destination queue (EventInvokeConfig), not a legacy DLQ",
+    ("CKV_AWS_116", _FN + "S3Loader"): _ON_FAILURE_QUEUE,
+    ("CKV_AWS_116", _FN + "ScheduledBackup"): _ON_FAILURE_QUEUE,
+    ("CKV_AWS_116", _FN + "AutoTester"): _ON_FAILURE_QUEUE,
     (
         "CKV_AWS_116",
         _FN + "SmokeRunHandler",
@@ -75,10 +99,9 @@ CHECKOV_ACKNOWLEDGED: dict[tuple[str, str], str] = {
         "CKV_AWS_21",
         "AWS::S3::Bucket.DataAccessLogs",
     ): "Access logs are written once and expire; versioning them adds cost and nothing recoverable",
-    (
-        "CKV_AWS_27",
-        "AWS::SQS::Queue.AppFailedEvents",
-    ): "Encrypted with SQS-managed server-side encryption (SqsManagedSseEnabled), which checkov does not recognise",
+    ("CKV_AWS_27", "AWS::SQS::Queue.AppFailedEvents"): _SQS_MANAGED,
+    ("CKV_AWS_27", "AWS::SQS::Queue.JobsQueue"): _SQS_MANAGED,
+    ("CKV_AWS_27", "AWS::SQS::Queue.JobsDeadLetters"): _SQS_MANAGED,
     (
         "CKV_AWS_111",
         "AWS::IAM::Policy.",

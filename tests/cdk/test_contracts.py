@@ -269,11 +269,22 @@ def test_the_data_bucket_and_the_load_job_are_granted_to_exactly_their_users(syn
     template = synthesis.templates[stage]
     bucket = data_bucket(template)
     configured = users(template, bucket)
-    assert len(configured) == 3  # the app, the loader, the Glue jobs
+    # The app, the loader, the Glue jobs, and the job worker (it writes backups/ and reads them to restore).
+    assert len(configured) == 4
     assert roles_allowed(template, "s3:GetObject*", bucket) == configured
     assert roles_allowed(template, "s3:PutObject", bucket) == configured
     load_job = next(
         k for k, v in of_type(template, "AWS::Glue::Job").items() if v["Properties"]["Name"].endswith(LOAD_JOB)
     )
-    starters = {r for r, st in role_grants(template).items() for s in st if "glue:StartJobRun" in as_list(s["Action"])}
+    # Roles that may start the load job by name or by a wildcard: the loader alone (the job worker starts
+    # only the backup and restore jobs).
+    starters = {
+        r
+        for r, st in role_grants(template).items()
+        for s in st
+        if "glue:StartJobRun" in as_list(s["Action"])
+        and (load_job in json.dumps(s["Resource"]) or "*" in json.dumps(s["Resource"]))
+    }
     assert starters == users(template, load_job) == roles_allowed(template, "glue:StartJobRun", load_job)
+    for job in of_type(template, "AWS::Glue::Job"):
+        assert roles_allowed(template, "glue:StartJobRun", job) <= users(template, job), job

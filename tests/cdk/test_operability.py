@@ -75,27 +75,43 @@ def asynchronous_functions(template: dict) -> set[str]:
 def test_every_asynchronous_function_keeps_failed_events_in_an_alarmed_encrypted_queue(synthesis, stage):
     template = synthesis.templates[stage]
     functions = asynchronous_functions(template)
-    assert {"S3Loader", "ScheduledBackup", "AutoTester"} <= functions
+    assert {"S3Loader", "ScheduledBackup", "AutoTester", "JobReaper", "ScheduledPurge"} <= functions
     configs = {
         c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
         for c in of_type(template, "AWS::Lambda::EventInvokeConfig").values()
     }
+    failed_queues = {c["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] for c in configs.values()}
     queues = of_type(template, "AWS::SQS::Queue")
     alarms = of_type(template, "AWS::CloudWatch::Alarm").values()
+
+    def role_of(function: str) -> str:
+        return template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+
     for name in functions:
         destination = configs[name]["DestinationConfig"]["OnFailure"]["Destination"]
         queue_id = destination["Fn::GetAtt"][0]
         queue = queues[queue_id]["Properties"]
         assert queue["SqsManagedSseEnabled"] is True and queue["MessageRetentionPeriod"] >= 4 * 86400, name
-        role = template["Resources"][name]["Properties"]["Role"]["Fn::GetAtt"][0]
+        role = role_of(name)
+        # A role sends to the failed-event queues of its own functions only (the app role is shared by the
+        # scheduled backup, reaper and purge); other queues, such as the jobs queue, are not checked here.
+        own = sorted(
+            configs[f]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+            for f in functions
+            if role_of(f) == role
+        )
         sends = [
-            s
+            json.dumps(r)
             for p in of_type(template, "AWS::IAM::Policy").values()
             if {"Ref": role} in p["Properties"]["Roles"]
             for s in p["Properties"]["PolicyDocument"]["Statement"]
             if "sqs:SendMessage" in s["Action"]
+            for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
         ]
-        assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [queue_id, "Arn"]}], name
+        assert "*" not in "".join(sends), name
+        to_failed_queues = [r for r in sends if any(q in r for q in failed_queues)]
+        assert sorted(to_failed_queues) == [json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in own], name
+        assert queue_id in own, name
         depth = [
             a
             for a in alarms

@@ -1,15 +1,21 @@
 """Stands in for the Lambda runtime: run as a script by a fresh interpreter (``python -I -S``) whose import
-path is only ``argv[1]`` (the unpacked deployment.zip) and ``argv[2]`` (boto3 and its dependencies, as the
-runtime provides them). It imports nothing of the repository.
+path is only ``argv[1]`` (the unpacked deployment.zip), ``argv[2]`` (its layer's site-packages, as Lambda
+puts it under /opt) and ``argv[3]`` (boto3 and its dependencies, as the runtime provides them). It imports
+nothing of the repository.
 
 stdin: a JSON list of invocations; stdout: one JSON list of what each handler returned.
-    {"api": {"method": ..., "path": ..., "headers": {...}, "body": "..."}}   API Gateway REST proxy event
+    {"api": {"method": ..., "path": ..., "headers": {...}, "body": "..."}}   API Gateway REST proxy event, after
+        the route's authorizer as API Gateway calls it: a Deny answers 403 in the gateway's error shape
+    {"authorize": {"method": ..., "path": ..., "key": ...}}                 TOKEN authorizer event (client_key)
     {"s3": {"bucket": ..., "key": ..., "size": n, "etag": ...}}             S3 ObjectCreated notification
+    {"sqs": {"function": ..., "bodies": [...]}}                              SQS event source batch
     {"schedule": "<function name>", "gateway": true}                         EventBridge scheduled event; with
         gateway, API_URL points at a local stand-in for API Gateway in front of the packaged API handler
 """
 
 import base64
+import fnmatch
+import hashlib
 import http.server
 import json
 import os
@@ -18,7 +24,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
-sys.path[:0] = sys.argv[1:3]
+sys.path[:0] = sys.argv[1:4]
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 ACCOUNT = "123456789012"
 
@@ -93,6 +99,57 @@ def api_event(app, method: str, path: str, headers: dict, body: str | None, quer
     }
 
 
+def method_arn(method: str, path: str) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:restapi/api/{method}{path.partition('?')[0]}"
+
+
+def authorizer_event(method: str, path: str, key: str) -> dict:
+    return {"type": "TOKEN", "authorizationToken": key, "methodArn": method_arn(method, path)}
+
+
+def allowed(answer: dict, arn: str) -> bool:
+    """Whether the authorizer's policy allows `arn` (no Deny matches, an Allow does; `*` spans `/`)."""
+    matched = {"Allow": False, "Deny": False}
+    for statement in answer["policyDocument"]["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources):
+            matched[statement["Effect"]] = True
+    return matched["Allow"] and not matched["Deny"]
+
+
+def through_gateway(app_module, method: str, path: str, headers: dict, body) -> dict:
+    """What API Gateway does for a request: the route's authorizer first (if any), then the proxy event
+    with the authorizer's context, or a 403 in the shape of the stack's gateway responses."""
+    event = api_event(app_module.app, method, path, headers, body)
+    route = app_module.app.routes[event["resource"]][method]
+    if route.authorizer is not None:
+        key = headers.get("x-api-key") or ""
+        answer = app_module.client_key(authorizer_event(method, path, key), Context("ClientKey"))
+        if not allowed(answer, method_arn(method, path)):
+            refusal = {"error": "forbidden", "detail": "User is not authorized to access this resource"}
+            return {"statusCode": 403, "headers": {"content-type": "application/json"}, "body": json.dumps(refusal)}
+        event["requestContext"]["authorizer"] = {**answer.get("context", {}), "principalId": answer["principalId"]}
+    return app_module.app(event, Context("APIHandler"))
+
+
+def sqs_event(bodies: list[str]) -> dict:
+    records = [
+        {
+            "messageId": str(uuid.uuid4()),
+            "receiptHandle": str(uuid.uuid4()),
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(datetime.now(UTC).timestamp()))},
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:hr-migration-jobs",
+            "awsRegion": REGION,
+        }
+        for body in bodies
+    ]
+    return {"Records": records}
+
+
 def s3_event(bucket: str, key: str, size: int, etag: str) -> dict:
     record = {
         "eventVersion": "2.1",
@@ -129,8 +186,7 @@ def serve_api(app_module) -> str:
     class Gateway(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             headers = {k.lower(): v for k, v in self.headers.items()}
-            event = api_event(app_module.app, "GET", self.path.removeprefix("/api"), headers, None)
-            response = app_module.app(event, Context("APIHandler"))
+            response = through_gateway(app_module, "GET", self.path.removeprefix("/api"), headers, None)
             body = response.get("body") or ""
             payload = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
             self.send_response(response["statusCode"])
@@ -157,8 +213,16 @@ def main() -> None:
     for call in json.load(sys.stdin):
         if "api" in call:
             request = call["api"]
-            event = api_event(app_module.app, request["method"], request["path"], request["headers"], request["body"])
-            results.append(app_module.app(event, Context("APIHandler")))
+            args = (request["method"], request["path"], request["headers"], request["body"])
+            results.append(through_gateway(app_module, *args))
+        elif "authorize" in call:
+            request = call["authorize"]
+            event = authorizer_event(request["method"], request["path"], request["key"])
+            answer = app_module.client_key(event, Context("ClientKey"))
+            results.append({"answer": answer, "allowed": allowed(answer, event["methodArn"])})
+        elif "sqs" in call:
+            handler = getattr(app_module, call["sqs"]["function"])
+            results.append(handler(sqs_event(call["sqs"]["bodies"]), Context(call["sqs"]["function"])))
         elif "s3" in call:
             obj = call["s3"]
             event = s3_event(obj["bucket"], obj["key"], obj["size"], obj["etag"])
