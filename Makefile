@@ -49,10 +49,8 @@ mysql:
 lint: $(VENV)/.dev-deps
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-# `test` is to depend on `lint`, so that CI fails on a lint error. Off until every area is ruff-clean: the
-# lead uncomments it once the restructuring branches are merged.
-# test: lint
-test: $(VENV)/.dev-deps system-deps mysql
+# The suite starts with the linter, so CI fails on a lint error before any test runs.
+test: lint $(VENV)/.dev-deps system-deps mysql
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev-deps system-deps mysql
