@@ -26,6 +26,7 @@ from chalicelib.api import (
 )
 from chalicelib.autotester import checks as autotester
 from chalicelib.backups import service as backup_service
+from chalicelib.db import consistency
 from chalicelib.jobs import service as job_service
 from chalicelib.loading import s3_events
 
@@ -90,6 +91,12 @@ def job_reaper(event):
 @app.schedule(retention.SCHEDULE, name="scheduled_purge")
 def scheduled_purge(event):
     return retention.purge_scheduled(stage.database())
+
+
+# The report summary, references and rejection log checked against the tables; findings logged.
+@app.schedule(consistency.SCHEDULE, name="scheduled_check")
+def scheduled_check(event):
+    return consistency.run_scheduled()
 
 
 @app.schedule(autotester.SCHEDULE, name="auto_tester")

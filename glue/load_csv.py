@@ -233,7 +233,7 @@ def load_file(
     counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
     if counts.get(rows.INSERT):
         # Each connection writes one id range in ascending order: interleaved ids from concurrent
-        # connections contend on the same primary-key pages (4x slower on MariaDB).
+        # connections contend on the same primary-key pages.
         inserts = (
             classified.where(F.col("outcome") == rows.INSERT)
             .select(schema.typed_columns(table))

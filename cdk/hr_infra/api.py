@@ -30,8 +30,9 @@ AUTO_TESTER = "AutoTester"  # @app.schedule, def auto_tester
 SCHEDULED_BACKUP = "ScheduledBackup"  # @app.schedule(name="scheduled_backup")
 JOB_REAPER = "JobReaper"  # @app.schedule(name="job_reaper")
 SCHEDULED_PURGE = "ScheduledPurge"  # @app.schedule(name="scheduled_purge")
+SCHEDULED_CHECK = "ScheduledCheck"  # @app.schedule(name="scheduled_check")
 # Invoked asynchronously (S3 notifications, EventBridge schedules): their failed events need a destination.
-ASYNC_FUNCTIONS = (S3_LOADER, SCHEDULED_BACKUP, AUTO_TESTER, JOB_REAPER, SCHEDULED_PURGE)
+ASYNC_FUNCTIONS = (S3_LOADER, SCHEDULED_BACKUP, AUTO_TESTER, JOB_REAPER, SCHEDULED_PURGE, SCHEDULED_CHECK)
 REST_API = "RestAPI"
 API_STAGE = "api"  # `api_gateway_stage` in .chalice/config.json
 # What API Gateway writes per request ($context variables), as one JSON object.
@@ -266,6 +267,7 @@ class ChaliceApp(Construct):
             SCHEDULED_BACKUP: 1,
             JOB_REAPER: 1,
             SCHEDULED_PURGE: 1,
+            SCHEDULED_CHECK: 1,
         }
         for name, limit in limits.items():
             if name in self.functions:

@@ -56,6 +56,7 @@ CHECKOV_ACKNOWLEDGED: dict[tuple[str, str], str] = {
     ): "Invoked synchronously by the deploy's custom resource: a failure fails the deploy, no event to keep",
     ("CKV_AWS_116", _FN + "JobReaper"): _ON_FAILURE_QUEUE,
     ("CKV_AWS_116", _FN + "ScheduledPurge"): _ON_FAILURE_QUEUE,
+    ("CKV_AWS_116", _FN + "ScheduledCheck"): _ON_FAILURE_QUEUE,
     (
         "CKV_AWS_116",
         _FN + "APIHandler",

@@ -48,6 +48,9 @@ class Consistency:
         }
 
 
+SCHEDULE = "rate(1 day)"  # of the scheduled check (app.py)
+
+
 def run_scheduled(url: str | None = None) -> dict:
     """The scheduled check of the stage's database: the findings, logged (an error when anything is off)."""
     # Imported here: the Glue jobs ship this package without the service's runtime modules.

@@ -19,8 +19,8 @@ from chalicelib.rules.dictionary import LOAD_ORDER, MAX_BATCH_ROWS, TABLES, Tabl
 from chalicelib.runtime.log import logger
 
 # From this many valid rows on, a batch goes in through the backend's bulk path (MySQL: LOAD DATA of a
-# temporary file; 1000 API rows: about 3 ms less than a multi-row INSERT, whose values pymysql escapes
-# one by one in Python); below it, one INSERT statement.
+# temporary file, cheaper than a multi-row INSERT whose values pymysql escapes one by one in Python);
+# below it, one INSERT statement (docs/loading.md has the figures).
 BULK_MIN_ROWS = 100
 
 

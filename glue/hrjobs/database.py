@@ -17,8 +17,8 @@ from chalicelib.runtime.settings import DatabaseLogin
 
 # Glue 5.0 ships MySQL Connector/J 8; local runs use Debian's MariaDB driver with the same URLs.
 GLUE_JDBC_DRIVER = "com.mysql.cj.jdbc.Driver"
-# Connector/J sends a batch as one multi-row INSERT only with this; without it a batch is N statements
-# (1M rows: ~20 s instead of 3-4 s on MariaDB).
+# Connector/J sends a batch as one multi-row INSERT only with this; without it a batch is N statements,
+# each a round trip (docs/glue.md has the figures).
 WRITE_URL_OPTIONS = {"rewriteBatchedStatements": "true"}
 WRITE_BATCH_ROWS = 10000
 # DATETIME values cross JDBC as text in both directions. Spark 3.5 converts TIMESTAMP_NTZ to and from

@@ -1,4 +1,4 @@
-"""The synthesized dev and prod stacks: one test per promise of issue 7."""
+"""The synthesized dev and prod stacks: one test per promise the CDK app makes."""
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ def asynchronous_functions(template: dict) -> set[str]:
 def test_every_asynchronous_function_keeps_failed_events_in_an_alarmed_encrypted_queue(synthesis, stage):
     template = synthesis.templates[stage]
     functions = asynchronous_functions(template)
-    assert {"S3Loader", "ScheduledBackup", "AutoTester", "JobReaper", "ScheduledPurge"} <= functions
+    assert {"S3Loader", "ScheduledBackup", "AutoTester", "JobReaper", "ScheduledPurge", "ScheduledCheck"} <= functions
     configs = {
         c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
         for c in of_type(template, "AWS::Lambda::EventInvokeConfig").values()

@@ -64,6 +64,7 @@ def lambda_package(tmp_path_factory) -> list[Path]:
         "app.job_worker",
         "app.job_reaper",
         "app.scheduled_purge",
+        "app.scheduled_check",
         "app.auto_tester",
     }
     return [function, layer / "python" / "lib" / "python3.11" / "site-packages"]
@@ -163,7 +164,7 @@ def test_every_handler_runs_from_the_package_alone_as_the_app_user_over_tls(lamb
     )
     job = json.loads(backup["body"])
     (message,) = sqs.receive_message(QueueUrl=env["JOBS_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
-    worked, reaped, purged, watched = invoke(
+    worked, reaped, purged, checked, watched = invoke(
         lambda_package,
         lambda_runtime,
         env,
@@ -171,6 +172,7 @@ def test_every_handler_runs_from_the_package_alone_as_the_app_user_over_tls(lamb
             {"sqs": {"function": "job_worker", "bodies": [message["Body"]]}},
             {"schedule": "job_reaper"},
             {"schedule": "scheduled_purge"},
+            {"schedule": "scheduled_check"},
             api("GET", f"/background-jobs/{job['id']}"),
         ],
     )
@@ -189,6 +191,7 @@ def test_every_handler_runs_from_the_package_alone_as_the_app_user_over_tls(lamb
     assert worked == [job["id"]], worked
     assert reaped == {"failed": []}, reaped
     assert purged == {"rejections": 0, "audit": 0}, purged  # nothing is 90 days old yet
+    assert checked["ok"] is True, checked  # the summary, references and rejection log agree with the tables
     assert watched["statusCode"] == 200 and json.loads(watched["body"])["state"] == "succeeded", watched
     backups = s3.list_objects_v2(Bucket=BUCKET, Prefix="backups/")["Contents"]
     assert len({obj["Key"].split("/")[1] for obj in backups}) == 2  # the API's and the schedule's
