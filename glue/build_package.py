@@ -30,6 +30,8 @@ SHARED = (
     "chalicelib/backups/layout.py",
     "chalicelib/loading/__init__.py",
     "chalicelib/loading/bucket_layout.py",
+    "chalicelib/reports/__init__.py",
+    "chalicelib/reports/spreadsheet.py",  # rejected-rows reports neutralize formulas as the service's do
     "chalicelib/runtime/__init__.py",
     "chalicelib/runtime/settings.py",  # imported by the MySQL backend when credentials are refused
     "chalicelib/db",

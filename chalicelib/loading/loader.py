@@ -37,6 +37,7 @@ from typing import IO, Any, BinaryIO
 
 from chalicelib.db import Database, DatabaseError
 from chalicelib.loading import ingest
+from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import Table
 from chalicelib.runtime.log import logger
@@ -391,7 +392,7 @@ class RejectedRowsReport:
             fields = (
                 list(raw) if isinstance(raw, (list, tuple)) else [raw.get(name) for name in self.table.column_names]
             )
-            self._writer.writerow([cand.position, "; ".join(cand.reasons), *fields])
+            self._writer.writerow([cand.position, "; ".join(cand.reasons), *map(safe_cell, fields)])
             self.count += 1
 
     def fileobj(self) -> BinaryIO:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.db import Database
+from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules.fields import MAX_YEAR, MIN_YEAR  # the years a stored datetime can have
 
 DEFAULT_YEAR = 2021
@@ -167,23 +168,13 @@ REPORTS: dict[str, Report] = {
 }
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula, with a leading apostrophe, which the spreadsheet
-    shows as text; numbers and other text as they are."""
-    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
-
-
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """RFC 4180 CSV with a header row (CRLF line ends, quoted where needed), for people: a name such as
     ``=HYPERLINK(...)`` is written as ``'=HYPERLINK(...)``, so that opening the report does not run it."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)
-    writer.writerows([_spreadsheet_safe(row[c]) for c in columns] for row in rows)
+    writer.writerows([safe_cell(row[c]) for c in columns] for row in rows)
     return out.getvalue()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
+from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules import dictionary, validation
 from hrjobs.schema import spark_schema
 
@@ -61,7 +62,7 @@ def report_lines(table_name: str, rejected: Iterable[Any]) -> Iterator[str]:
     fields) its line number, its reasons joined by "; " and its fields, as the service's loader writes."""
     yield _csv_line(["line", "reasons", *dictionary.table(table_name).column_names])
     for position, reasons, fields in rejected:
-        yield _csv_line([position, "; ".join(reasons), *fields])
+        yield _csv_line([position, "; ".join(reasons), *map(safe_cell, fields)])
 
 
 def _csv_line(values: list) -> str:

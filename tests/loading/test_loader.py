@@ -189,6 +189,17 @@ def test_the_rejected_rows_report_has_line_reasons_and_original_fields(refs, tmp
     assert rows[2] == ["3", "expected 5 fields (id, name, datetime, department_id, job_id), got 2", "3", "Cy"]
 
 
+def test_the_rejected_rows_report_neutralizes_spreadsheet_formulas(refs, tmp_path):
+    data = '4,=HYPERLINK("http://x"),yesterday,1,1\n5,@SUM(A1),yesterday,-1,1'
+    with loader.RejectedRowsReport(HIRED_EMPLOYEES) as report:
+        load_text(refs, HIRED_EMPLOYEES, data, report=report)
+        path = report.save(str(tmp_path / "hired_employees.rejected.csv"))
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[1][2:4] == ["4", '\'=HYPERLINK("http://x")']
+    assert rows[2][2:6] == ["5", "'@SUM(A1)", "yesterday", "'-1"]
+
+
 def test_only_the_first_rejections_are_kept_in_memory(db, monkeypatch):
     monkeypatch.setattr(loader, "KEEP_REJECTIONS", 5)
     result = load_text(db, DEPARTMENTS, "".join(f"{i},\n" for i in range(1, 21)), chunk_rows=7)
