@@ -19,7 +19,7 @@ from constructs import Construct
 
 from .database import Database
 from .failed_events import FailedEvents
-from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
+from .nag import S3_READ_WRITE_ACTIONS, acknowledge, allow_tracing, bucket_objects
 from .network import Network
 from .settings import DB_NAME, StageSettings
 
@@ -247,18 +247,7 @@ class ChaliceApp(Construct):
     def _trace_and_limit(self, settings: StageSettings) -> None:
         """X-Ray on every function; reserved concurrency where a runaway would exhaust the database."""
         for role in (self.app_role, self.loader_role, self.auto_tester_role):
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="XRayTraces",
-                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                    resources=["*"],
-                )
-            )
-            acknowledge(
-                role,
-                "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions",
-                "IAM5[Resource::*]",
-            )
+            allow_tracing(role)
         for function in self.functions.values():
             function.add_property_override("Tracing", "Active")
         # A scheduled run overlapping the previous one would only repeat its work.

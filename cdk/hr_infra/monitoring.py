@@ -33,6 +33,18 @@ API_P99_LATENCY_MS = 5000
 BACKUP_MAX_AGE_HOURS = 30  # the scheduled backup runs daily; one missed run pages
 
 
+def lambda_metric(metric_name: str, function_name: str, statistic: str = "Sum", label: str | None = None):
+    """One function's `AWS/Lambda` metric over 5 minutes."""
+    return cloudwatch.Metric(
+        namespace="AWS/Lambda",
+        metric_name=metric_name,
+        dimensions_map={"FunctionName": function_name},
+        statistic=statistic,
+        period=Duration.minutes(5),
+        label=label,
+    )
+
+
 class Monitoring(Construct):
     """Alarms on Lambda errors, on the auto-tester's failures, on the database, and on failed Glue runs."""
 
@@ -84,13 +96,7 @@ class Monitoring(Construct):
 
     def lambda_errors(self, name: str, function_name: str) -> cloudwatch.Alarm:
         """Any invocation error (an exception escaped the handler, a timeout, out of memory)."""
-        metric = cloudwatch.Metric(
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions_map={"FunctionName": function_name},
-            statistic="Sum",
-            period=Duration.minutes(5),
-        )
+        metric = lambda_metric("Errors", function_name, statistic="Sum")
         return self._alarm(
             f"{name}Errors",
             metric=metric,
@@ -100,13 +106,7 @@ class Monitoring(Construct):
 
     def lambda_throttles(self, name: str, function_name: str) -> cloudwatch.Alarm:
         """Invocations refused for lack of concurrency (reserved concurrency reached, or the account's)."""
-        metric = cloudwatch.Metric(
-            namespace="AWS/Lambda",
-            metric_name="Throttles",
-            dimensions_map={"FunctionName": function_name},
-            statistic="Sum",
-            period=Duration.minutes(5),
-        )
+        metric = lambda_metric("Throttles", function_name, statistic="Sum")
         return self._alarm(
             f"{name}Throttles",
             metric=metric,
@@ -116,13 +116,7 @@ class Monitoring(Construct):
 
     def lambda_duration(self, name: str, function_name: str, timeout_seconds: float) -> cloudwatch.Alarm:
         """An invocation ran close to the function's timeout: the next bigger input will time out."""
-        metric = cloudwatch.Metric(
-            namespace="AWS/Lambda",
-            metric_name="Duration",
-            dimensions_map={"FunctionName": function_name},
-            statistic="Maximum",
-            period=Duration.minutes(5),
-        )
+        metric = lambda_metric("Duration", function_name, statistic="Maximum")
         return self._alarm(
             f"{name}NearTimeout",
             metric=metric,
@@ -297,17 +291,7 @@ class Monitoring(Construct):
         """What on-call looks at first: traffic, errors, latency, data in, backups, the auto-tester, the database."""
 
         def per_function(metric_name: str) -> list[cloudwatch.IMetric]:
-            return [
-                cloudwatch.Metric(
-                    namespace="AWS/Lambda",
-                    metric_name=metric_name,
-                    label=name,
-                    dimensions_map={"FunctionName": function},
-                    statistic="Sum",
-                    period=Duration.minutes(5),
-                )
-                for name, function in functions.items()
-            ]
+            return [lambda_metric(metric_name, function, label=name) for name, function in functions.items()]
 
         api = self.api_metrics
         board = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self._settings.stack_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
@@ -41,3 +42,19 @@ def acknowledge_cdk_handlers(stack: Stack) -> None:
                 "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
                 "IAM5[Resource::*]",
             )
+
+
+def allow_tracing(role: iam.IRole) -> None:
+    """Let `role`'s functions send X-Ray traces (actions without resource-level permissions: acknowledged)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="XRayTraces",
+            actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            resources=["*"],
+        )
+    )
+    acknowledge(
+        role,
+        "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions",
+        "IAM5[Resource::*]",
+    )

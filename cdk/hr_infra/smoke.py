@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .api import AUTO_TESTER, ChaliceApp
-from .nag import acknowledge
+from .nag import acknowledge, allow_tracing
 from .settings import StageSettings
 
 HANDLER_DIR = Path(__file__).resolve().parent / "smoke_handler"
@@ -48,18 +48,7 @@ class SmokeRun(Construct):
                 resources=[tester.get_att("Arn").to_string()],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="XRayTraces",
-                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                resources=["*"],
-            )
-        )
-        acknowledge(
-            role,
-            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions",
-            "IAM5[Resource::*]",
-        )
+        allow_tracing(role)
         self.function = lambda_.Function(
             self,
             "Handler",
