@@ -116,8 +116,8 @@ class RejectionLog(DatabaseCore):
         """Remove the log's entries for rows of `table` with these ids: those rows are stored now, in
         the caller's transaction, and the log means "not stored, and why". One indexed probe when the
         log holds no entry in the ids' range (the common case), else one DELETE per FORGET_CHUNK ids."""
-        wanted = sorted(set(ids))
-        if not wanted:
+        ids = ids if isinstance(ids, (list, tuple, set)) else list(ids)
+        if not ids:
             return
         table_is = f"{self.q('table_name')} = {self.placeholder}"
         row_id = self.q("row_id")
@@ -125,8 +125,10 @@ class RejectionLog(DatabaseCore):
             f"SELECT 1 FROM {self.q(REJECTIONS)} WHERE {table_is} "
             f"AND {row_id} BETWEEN {self.placeholder} AND {self.placeholder} LIMIT 1"
         )
-        if not self.query(probe, [table.name, wanted[0], wanted[-1]]):
+        # The range is all the probe needs: sort and dedupe only when there is something to delete.
+        if not self.query(probe, [table.name, min(ids), max(ids)]):
             return
+        wanted = sorted(set(ids))
         for start in range(0, len(wanted), FORGET_CHUNK):
             chunk = wanted[start : start + FORGET_CHUNK]
             self.execute(
