@@ -47,12 +47,9 @@ def conform(response: Response) -> Response:
 
 def _gateway_body(status: int, method: str, path: str, body: bytes | None) -> bytes:
     try:
-        answer = json.loads(body or b"{}")
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict) and set(answer) == {"error", "detail"}:
-        return body  # already ours (the authorizer's refusal, see local_gateway)
-    message = (answer.get("message") if isinstance(answer, dict) else None) or ""
+        message = json.loads(body or b"{}").get("message") or ""
+    except (ValueError, AttributeError):
+        message = ""
     if message == "Missing Authentication Token":
         message = f"{message}: no route for {method} {path.split('?')[0]} (API Gateway answers 403 here too)"
     detail = message or f"refused by the gateway with {status}"

@@ -45,8 +45,8 @@ def install() -> None:
         try:
             return run_authorizer(self, raw_path, lambda_event, lambda_context)
         except (local.ForbiddenError, local.NotAuthorizedError) as exc:
-            body = json.dumps({"error": "forbidden", "detail": REFUSED}).encode()
-            raise local.ForbiddenError({**exc.headers, "Content-Type": "application/json"}, body) from None
+            # A 403 in the gateway's own shape; chalice_errors gives every gateway answer ours.
+            raise local.ForbiddenError(exc.headers, json.dumps({"message": REFUSED}).encode()) from None
 
     gateway._prepare_authorizer_event = prepare
     gateway.authorize = authorize
