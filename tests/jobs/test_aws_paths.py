@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.moto_api import state_manager
 
 from chalicelib.jobs import service as jobs
@@ -15,19 +14,10 @@ from tests.jobs.conftest import send
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=TEST_BUCKET)
-        monkeypatch.delenv("BACKUP_DIR", raising=False)
-        monkeypatch.setenv("DATA_BUCKET", TEST_BUCKET)
-        yield
+def aws(s3_bucket, monkeypatch):
+    """moto (through the shared s3_bucket fixture) with its bucket as the service's DATA_BUCKET."""
+    monkeypatch.delenv("BACKUP_DIR", raising=False)
+    monkeypatch.setenv("DATA_BUCKET", TEST_BUCKET)
 
 
 def test_a_job_queued_on_sqs_is_run_once_by_the_worker_function(client, headers, db, queued, aws, monkeypatch):
