@@ -25,6 +25,7 @@ from .settings import DB_NAME, StageSettings
 
 # Logical ids Chalice gives the functions of app.py (see chalice.utils.to_cfn_resource_name).
 API_HANDLER = "APIHandler"  # every route
+CLIENT_KEY = "ClientKey"  # @app.authorizer(name="client_key"): reads the clients' keys from the database
 S3_LOADER = "S3Loader"  # @app.lambda_function(name="s3_loader")
 AUTO_TESTER = "AutoTester"  # @app.schedule, def auto_tester
 SCHEDULED_BACKUP = "ScheduledBackup"  # @app.schedule(name="scheduled_backup")
@@ -82,6 +83,11 @@ class ChaliceApp(Construct):
     nothing else and runs outside the VPC (it calls the public API like any client); the S3 loader may
     also start the Glue load job; every other function (the API, the scheduled backup) gets the
     database secret and the data bucket. All logs go to log groups with a retention period.
+
+    With the stage's `apiDatabaseAccess` "data-api", the API handler and its authorizer run outside the
+    VPC on roles of their own (`api_role`, `authorizer_role`) that may call the RDS Data API on the
+    cluster, as the app user (and, for the handler's /admin/schema routes, the admin user), and have no
+    network-interface rights; the other functions stay in the VPC on the app role.
     """
 
     def __init__(
@@ -108,7 +114,18 @@ class ChaliceApp(Construct):
         for role in (self.app_role, self.loader_role):
             database.secret.grant_read(role)
             data_bucket.grant_read_write(role)
-        database.admin_secret.grant_read(self.app_role)  # read only by the /admin/schema routes
+        # The API's functions: on the app role in the VPC; outside it (data-api), on roles of their own.
+        self.api_role = self.authorizer_role = self.app_role
+        if not settings.api_uses_data_api:
+            database.admin_secret.grant_read(self.app_role)  # read only by the /admin/schema routes
+        else:
+            self.api_role = self._role("ApiRole", "API routes, through the RDS Data API", in_vpc=False)
+            self.authorizer_role = self._role(
+                "AuthorizerRole", "API authorizer, through the RDS Data API", in_vpc=False
+            )
+            database.grant_data_api(self.api_role, database.secret, database.admin_secret)
+            database.grant_data_api(self.authorizer_role, database.secret)
+            data_bucket.grant_read_write(self.api_role)
         self.loader_role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartTheLoadJob",
@@ -116,7 +133,7 @@ class ChaliceApp(Construct):
                 resources=[load_job_arn],
             )
         )
-        for role in (self.app_role, self.loader_role):
+        for role in dict.fromkeys((self.app_role, self.loader_role, self.api_role)):
             acknowledge(
                 role,
                 "Read and write on the objects of the data bucket only (incoming/, rejected/, "
@@ -124,6 +141,7 @@ class ChaliceApp(Construct):
                 bucket_objects(data_bucket),
                 *S3_READ_WRITE_ACTIONS,
             )
+        for role in (self.app_role, self.loader_role):
             acknowledge(
                 role,
                 "EC2 network-interface actions for a Lambda function in a VPC have no resource-level "
@@ -157,7 +175,7 @@ class ChaliceApp(Construct):
             },
         )
         self.functions = self._functions()
-        for name in (API_HANDLER, AUTO_TESTER):
+        for name in (API_HANDLER, AUTO_TESTER, *((CLIENT_KEY,) if settings.api_uses_data_api else ())):
             if name not in self.functions:
                 raise ValueError(
                     f"app.py defines no function with logical id {name!r} (found {sorted(self.functions)})"
@@ -176,8 +194,11 @@ class ChaliceApp(Construct):
         self._use_role(AUTO_TESTER, self.auto_tester_role)
         tester = self.functions[AUTO_TESTER]
         tester.add_property_deletion_override("VpcConfig")
-        # Only the /admin/schema routes use the admin user: no other function is pointed at its secret.
-        self.chalice.add_environment_variable("ADMIN_DB_SECRET_ARN", database.admin_secret.secret_arn, API_HANDLER)
+        if settings.api_uses_data_api:
+            self._use_data_api(database)
+        else:
+            # Only the /admin/schema routes use the admin user: no other function is pointed at its secret.
+            self.chalice.add_environment_variable("ADMIN_DB_SECRET_ARN", database.admin_secret.secret_arn, API_HANDLER)
         for variable in (
             "DB_SECRET_ARN",
             "DB_HOST",
@@ -197,7 +218,12 @@ class ChaliceApp(Construct):
         # `@app.schedule` fixes a default rate in code; each stage sets its own from cdk.json.
         tester.add_property_override(f"Events.{AUTO_TESTER}Event.Properties.Schedule", settings.auto_tester_rate)
 
-        roles = {S3_LOADER: self.loader_role, AUTO_TESTER: self.auto_tester_role}
+        roles = {
+            S3_LOADER: self.loader_role,
+            AUTO_TESTER: self.auto_tester_role,
+            API_HANDLER: self.api_role,
+            CLIENT_KEY: self.authorizer_role,
+        }
         self.log_groups: dict[str, logs.LogGroup] = {}
         for name, function in self.functions.items():
             group = logs.LogGroup(
@@ -221,6 +247,23 @@ class ChaliceApp(Construct):
         for name in ASYNC_FUNCTIONS:
             if name in self.functions:
                 self.failed_events.add(name, self.function_name(name), roles.get(name, self.app_role))
+
+    def _use_data_api(self, database: Database) -> None:
+        """The API handler and the authorizer outside the VPC, on their own roles, told the database's Data
+        API URL (`DATABASE_URL`, the app user) instead of the RDS Proxy's host and the secret to log in with."""
+        for name, role in ((API_HANDLER, self.api_role), (CLIENT_KEY, self.authorizer_role)):
+            function = self.functions[name]
+            self._use_role(name, role)
+            function.add_property_deletion_override("VpcConfig")
+            for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME"):
+                function.add_property_deletion_override(f"Environment.Variables.{variable}")
+            self.chalice.add_environment_variable("DATABASE_URL", database.data_api_url(database.secret), name)
+        # The /admin/schema routes' user (the handler alone); the authorizer reads the clients and nothing else.
+        self.chalice.add_environment_variable(
+            "ADMIN_DATABASE_URL", database.data_api_url(database.admin_secret), API_HANDLER
+        )
+        for variable in ("DATA_BUCKET", "LOADER_MAX_BYTES"):
+            self.functions[CLIENT_KEY].add_property_deletion_override(f"Environment.Variables.{variable}")
 
     def _harden_api(self, settings: StageSettings) -> None:
         """The stage's own throttling (below the usage plan's, for callers without a key too), execution
@@ -246,7 +289,8 @@ class ChaliceApp(Construct):
 
     def _trace_and_limit(self, settings: StageSettings) -> None:
         """X-Ray on every function; reserved concurrency where a runaway would exhaust the database."""
-        for role in (self.app_role, self.loader_role, self.auto_tester_role):
+        roles = (self.app_role, self.loader_role, self.auto_tester_role, self.api_role, self.authorizer_role)
+        for role in dict.fromkeys(roles):  # the API's roles are the app role's in the VPC
             allow_tracing(role)
         for function in self.functions.values():
             function.add_property_override("Tracing", "Active")

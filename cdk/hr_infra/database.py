@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Fn, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from .database_users import DatabaseUsers
@@ -19,6 +21,31 @@ MYSQL_PORT = 3306
 LOG_EXPORTS = ("error", "slowquery", "audit")
 # Aurora MySQL 3.10 is a long-term-support release of the MySQL 8.0 compatible line.
 ENGINE_VERSION = rds.AuroraMysqlEngineVersion.VER_3_10_3
+# The RDS Data API serves Aurora MySQL Serverless v2 and provisioned clusters from Aurora MySQL 3.07 on.
+DATA_API_MIN_AURORA_MYSQL = (3, 7)
+# What the Data API backend (chalicelib.db.data_api) calls: statements, batches and transactions.
+DATA_API_ACTIONS = (
+    "rds-data:ExecuteStatement",
+    "rds-data:BatchExecuteStatement",
+    "rds-data:BeginTransaction",
+    "rds-data:CommitTransaction",
+    "rds-data:RollbackTransaction",
+)
+
+
+def check_data_api_engine(full_version: str) -> None:
+    """Refuse (ValueError) an engine version the RDS Data API does not serve, e.g. ``8.0.mysql_aurora.3.06.0``."""
+    _, _, aurora = full_version.partition("mysql_aurora.")
+    try:
+        version = tuple(int(part) for part in aurora.split(".")[:2])
+    except ValueError:
+        version = ()
+    if len(version) < 2 or version < DATA_API_MIN_AURORA_MYSQL:
+        major, minor = DATA_API_MIN_AURORA_MYSQL
+        raise ValueError(
+            f"apiDatabaseAccess 'data-api' needs the RDS Data API, which Aurora MySQL serves from version "
+            f"{major}.{minor:02d} on; the cluster's engine is {full_version!r}: raise ENGINE_VERSION or use 'vpc'"
+        )
 
 
 class Database(Construct):
@@ -30,6 +57,9 @@ class Database(Construct):
     `DatabaseUsers`: `secret` is the app user's (data work), `admin_secret` the admin user's (schema
     changes); `master_secret` is kept for the users' bootstrap and rotation, and emergencies. Each secret
     holds `username`, `password`, `host`, `port`, `dbname`.
+
+    With the stage's `apiDatabaseAccess` "data-api" the cluster's RDS Data API (HTTP endpoint) is on too,
+    for the API's functions outside the VPC (`data_api_url`, `grant_data_api`).
     """
 
     def __init__(
@@ -55,6 +85,8 @@ class Database(Construct):
             for n in range(1, settings.db_readers + 1)
         ]
         identifier = f"{settings.stack_name}-db"
+        if settings.api_uses_data_api:
+            check_data_api_engine(ENGINE_VERSION.aurora_mysql_full_version)
         # The log groups the cluster exports to, made here (not by a log-retention custom resource).
         log_groups = [
             logs.LogGroup(
@@ -86,6 +118,7 @@ class Database(Construct):
             port=MYSQL_PORT,
             storage_encrypted=True,
             iam_authentication=True,
+            enable_data_api=True if settings.api_uses_data_api else None,  # None: the template says nothing
             backup=rds.BackupProps(
                 retention=Duration.days(settings.backup_retention_days), preferred_window="03:00-04:00"
             ),
@@ -159,6 +192,27 @@ class Database(Construct):
             acknowledge(
                 self.cluster, "dev is disposable and rebuilt from source data; prod has deletion protection", "RDS10"
             )
+
+    def data_api_url(self, secret: secretsmanager.ISecret) -> str:
+        """The app's DATABASE_URL for this cluster's database through the Data API, logging in with `secret`."""
+        return Fn.join("", ["rds-data://", self.cluster.cluster_arn, f"/{DB_NAME}?secret=", secret.secret_arn])
+
+    def grant_data_api(self, grantee: iam.IGrantable, *secrets: secretsmanager.ISecret) -> None:
+        """Let `grantee` run statements and transactions on this cluster only, through the Data API, as the
+        users of `secrets` (the Data API reads a secret with its caller's rights: GetSecretValue, nothing else).
+
+        Not `cluster.grant_data_api_access`: it also grants the master user's secret.
+        """
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(sid="DataApi", actions=list(DATA_API_ACTIONS), resources=[self.cluster.cluster_arn])
+        )
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DataApiSecrets",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[secret.secret_arn for secret in secrets],
+            )
+        )
 
     def allow_clients(self, group: ec2.ISecurityGroup, description: str) -> None:
         """Let `group` (Lambda functions) open MySQL connections to the proxy."""

@@ -22,8 +22,9 @@ class JobQueue(Construct):
     """SQS queue -> `job_worker` (15 min, batch of one), dead-letter queue after MAX_RECEIVES.
 
     The worker's role reads the database secret, reads and writes the data bucket, consumes the queue,
-    and starts, reads and stops runs of the backup and restore Glue jobs only. The API's role may send
-    to the queue and read and stop those runs (GET and DELETE /background-jobs follow them).
+    and starts, reads and stops runs of the backup and restore Glue jobs only. The API's role and the
+    app role (one role unless the API uses the Data API) may send to the queue and read and stop those
+    runs (GET and DELETE /background-jobs follow them).
     """
 
     def __init__(
@@ -78,12 +79,13 @@ class JobQueue(Construct):
             "EC2 network-interface actions for a Lambda function in a VPC have no resource-level permissions",
             "IAM5[Resource::*]",
         )
-        self.queue.grant_send_messages(app.app_role)
-        app.app_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="FollowAndStopJobRuns", actions=["glue:GetJobRun", "glue:BatchStopJobRun"], resources=glue_arns
+        for role in dict.fromkeys((app.app_role, app.api_role)):  # one role unless the API uses the Data API
+            self.queue.grant_send_messages(role)
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="FollowAndStopJobRuns", actions=["glue:GetJobRun", "glue:BatchStopJobRun"], resources=glue_arns
+                )
             )
-        )
 
         worker = app.functions[JOB_WORKER]
         worker.add_property_override("Role", self.worker_role.role_arn)

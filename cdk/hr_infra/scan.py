@@ -1,7 +1,8 @@
 """checkov findings on the deployed (SAM-transformed) templates that stand, each with its reason.
 
 (check id, resource prefix ``Type.LogicalId``) -> reason; tests/cdk/test_deployed_scan.py fails on any
-other finding and on an acknowledgement that no finding uses any more.
+other finding and on an acknowledgement that no finding uses any more. `DATA_API_ACKNOWLEDGED` hold only
+for stages whose API uses the RDS Data API (`acknowledgements`).
 """
 
 _FN = "AWS::Lambda::Function."
@@ -113,3 +114,18 @@ CHECKOV_ACKNOWLEDGED: dict[tuple[str, str], str] = {
         for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")
     },
 }
+
+# Only where the stage's apiDatabaseAccess is "data-api" (tests/cdk/test_deployed_scan.py applies them there alone).
+_DATA_API_REASON = (
+    "apiDatabaseAccess data-api: reaches the database through the RDS Data API over HTTPS, signed with its "
+    "role (rds-data on this cluster only); no VPC, ENI or RDS Proxy connection"
+)
+DATA_API_ACKNOWLEDGED: dict[tuple[str, str], str] = {
+    ("CKV_AWS_117", _FN + "APIHandler"): _DATA_API_REASON,
+    ("CKV_AWS_117", _FN + "ClientKey"): _DATA_API_REASON,
+}
+
+
+def acknowledgements(data_api: bool) -> dict[tuple[str, str], str]:
+    """The acknowledged findings of a stage, whose API uses the Data API or not."""
+    return {**CHECKOV_ACKNOWLEDGED, **(DATA_API_ACKNOWLEDGED if data_api else {})}

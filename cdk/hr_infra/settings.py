@@ -13,6 +13,10 @@ APP_NAME = "hr-migration"
 DB_NAME = "hr"
 DB_ADMIN_USER = "hradmin"
 PROD = "prod"
+# How the API's functions (the REST handler and its authorizer) reach the database.
+VPC_ACCESS = "vpc"  # in the VPC, pymysql through the RDS Proxy
+DATA_API_ACCESS = "data-api"  # outside the VPC, the RDS Data API over HTTPS (IAM + the app user's secret)
+API_DATABASE_ACCESS = (VPC_ACCESS, DATA_API_ACCESS)
 
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
@@ -61,11 +65,19 @@ class StageSettings:
     # API Gateway writes access logs only with an account-wide (per region) CloudWatch role. True: this
     # stage's stack sets it. Where stages share an account, set it in one of them only.
     api_gateway_account_role: bool = True
+    # "vpc" or "data-api" (API_DATABASE_ACCESS); only the API's functions move: the bulk paths (S3 loader,
+    # job worker, schedules, Glue) stay in the VPC on pymysql, which LOAD DATA needs. See docs/database.md.
+    api_database_access: str = VPC_ACCESS
 
     @property
     def is_prod(self) -> bool:
         """Production keeps its data: deletion protection, snapshots on delete, retained buckets."""
         return self.stage == PROD
+
+    @property
+    def api_uses_data_api(self) -> bool:
+        """The API's functions run outside the VPC and query through the RDS Data API."""
+        return self.api_database_access == DATA_API_ACCESS
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -96,6 +108,11 @@ class StageSettings:
             raise ValueError(f"stage {stage!r}: autoTesterRate must be a rate(...) or cron(...) expression")
         if not values.get("glue_backup_schedule", "cron(").startswith("cron("):
             raise ValueError(f"stage {stage!r}: glueBackupSchedule must be a cron(...) expression (Glue takes no rate)")
+        if values.get("api_database_access", VPC_ACCESS) not in API_DATABASE_ACCESS:
+            raise ValueError(
+                f"stage {stage!r}: apiDatabaseAccess must be one of {list(API_DATABASE_ACCESS)}, "
+                f"got {values['api_database_access']!r}"
+            )
         settings = cls(**values)
         _ = settings.log_retention  # validates the day count
         return settings

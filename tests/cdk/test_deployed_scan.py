@@ -15,9 +15,14 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_DIR / "cdk"))
-from hr_infra.scan import CHECKOV_ACKNOWLEDGED  # noqa: E402
+from hr_infra.scan import DATA_API_ACKNOWLEDGED, acknowledgements  # noqa: E402
+from hr_infra.settings import stages_from_context  # noqa: E402
 
 STAGES = ("dev", "prod")
+DATA_API = {
+    s.stage: s.api_uses_data_api
+    for s in stages_from_context(json.loads((PROJECT_DIR / "cdk" / "cdk.json").read_text())["context"]["hr:stages"])
+}
 SCANNER_VENV = Path(sys.prefix) / "checkov"
 
 
@@ -72,8 +77,8 @@ def deployed(synthesis, tmp_path_factory) -> dict:
     return {stage: (json.loads((out / f"{stage}.json").read_text()), failed[stage]) for stage in STAGES}
 
 
-def acknowledged(check_id: str, resource: str) -> bool:
-    return any(check_id == c and resource.startswith(prefix) for c, prefix in CHECKOV_ACKNOWLEDGED)
+def acknowledged(stage: str, check_id: str, resource: str) -> bool:
+    return any(check_id == c and resource.startswith(prefix) for c, prefix in acknowledgements(DATA_API[stage]))
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -90,19 +95,29 @@ def test_the_scan_sees_the_api_gateway_and_lambda_resources_that_get_deployed(de
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_checkov_finding_is_fixed_or_acknowledged(deployed, stage):
     _, failed = deployed[stage]
-    assert [f for f in failed if not acknowledged(*f)] == []
+    assert [f for f in failed if not acknowledged(stage, *f)] == []
+
+
+def test_the_api_functions_are_outside_the_vpc_exactly_in_the_data_api_stages(deployed):
+    assert set(DATA_API.values()) == {True, False}, "cdk.json should keep one stage of each mode, so both are scanned"
+    for stage in STAGES:
+        outside_the_vpc = [r for c, r in deployed[stage][1] if c == "CKV_AWS_117"]
+        for check, prefix in DATA_API_ACKNOWLEDGED:
+            assert check == "CKV_AWS_117"
+            assert any(r.startswith(prefix) for r in outside_the_vpc) is DATA_API[stage], (stage, prefix)
 
 
 def test_every_checkov_acknowledgement_is_used_and_has_a_reason(deployed):
+    everything = acknowledgements(data_api=True)
     used = {
         (c, p)
         for stage in STAGES
         for check, resource in deployed[stage][1]
-        for c, p in CHECKOV_ACKNOWLEDGED
+        for c, p in acknowledgements(DATA_API[stage])
         if check == c and resource.startswith(p)
     }
-    assert set(CHECKOV_ACKNOWLEDGED) - used == set()
-    for key, reason in CHECKOV_ACKNOWLEDGED.items():
+    assert set(everything) - used == set()
+    for key, reason in everything.items():
         assert len(reason) >= 30, key
 
 
