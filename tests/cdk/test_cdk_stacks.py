@@ -18,6 +18,13 @@ from hr_infra.settings import StageSettings, stages_from_context  # noqa: E402
 CONTEXT = json.loads((CDK_DIR / "cdk.json").read_text())["context"]["hr:stages"]
 SETTINGS = {s.stage: s for s in stages_from_context(CONTEXT)}
 STAGES = ("dev", "prod")
+# The functions that move out of the VPC when a stage's apiDatabaseAccess is "data-api".
+API_FUNCTIONS = ("APIHandler", "ClientKey")
+
+
+def in_vpc(stage: str, function: str) -> bool:
+    """Whether `function` runs in the VPC on pymysql in `stage` (else outside it, on the Data API)."""
+    return not (SETTINGS[stage].api_uses_data_api and function in API_FUNCTIONS)
 
 
 def resources(synthesis, stage: str, type_: str) -> dict[str, dict]:
@@ -87,7 +94,7 @@ def test_database_sits_in_isolated_db_subnets_and_lambdas_in_app_subnets(synthes
     assert len(db_subnets) == 2 and all("dbSubnet" in s for s in db_subnets)
     functions = resources(synthesis, stage, "AWS::Serverless::Function")
     for name in ("APIHandler", "S3Loader"):
-        if name not in functions:
+        if name not in functions or not in_vpc(stage, name):
             continue
         subnets = [ref["Ref"] for ref in functions[name]["Properties"]["VpcConfig"]["SubnetIds"]]
         assert len(subnets) == 2 and all("appSubnet" in s for s in subnets)
@@ -156,12 +163,12 @@ def test_rds_proxy_fronts_the_cluster_and_lambdas_use_it(synthesis, stage):
     assert target["Properties"]["DBClusterIdentifiers"] == [
         {"Ref": logical_id(synthesis, stage, "AWS::RDS::DBCluster", "Cluster")}
     ]
-    api = resources(synthesis, stage, "AWS::Serverless::Function")["APIHandler"]["Properties"]["Environment"][
-        "Variables"
-    ]
+    client = "APIHandler" if in_vpc(stage, "APIHandler") else "S3Loader"  # the loader stays in the VPC
+    api = resources(synthesis, stage, "AWS::Serverless::Function")[client]["Properties"]["Environment"]["Variables"]
     assert api["DB_HOST"] == {"Fn::GetAtt": [proxy_id, "Endpoint"]}
     assert api["DB_SECRET_ARN"]["Ref"].startswith("DatabaseUsersAppSecretAttachment")
-    assert api["ADMIN_DB_SECRET_ARN"]["Ref"].startswith("DatabaseUsersAdminSecretAttachment")
+    if client == "APIHandler":
+        assert api["ADMIN_DB_SECRET_ARN"]["Ref"].startswith("DatabaseUsersAdminSecretAttachment")
     assert api["DB_NAME"] == "hr"
 
 
@@ -348,7 +355,7 @@ def test_api_access_is_logged_as_json_to_a_group_with_retention(synthesis, stage
 def test_functions_get_the_stage_environment(synthesis, stage):
     functions = resources(synthesis, stage, "AWS::Serverless::Function")
     for name, function in functions.items():
-        if name == "AutoTester":
+        if name == "AutoTester" or not in_vpc(stage, name):  # see test_data_api_access.py for the others
             continue
         variables = function["Properties"]["Environment"]["Variables"]
         assert set(variables) >= {"DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "LOADER_MAX_BYTES"}

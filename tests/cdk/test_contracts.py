@@ -20,10 +20,17 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 GLUE_DIR = PROJECT_DIR / "glue"
 sys.path.insert(0, str(PROJECT_DIR / "cdk"))
 sys.path.insert(0, str(GLUE_DIR))  # the job scripts import hrjobs as Glue's --extra-py-files provides it
+from hr_infra.settings import stages_from_context  # noqa: E402
 from hr_infra.stack import LOAD_JOB, glue_job_scripts  # noqa: E402
 from hrjobs import runtime  # noqa: E402
 
 STAGES = ("dev", "prod")
+DATA_API = {
+    s.stage: s.api_uses_data_api
+    for s in stages_from_context(json.loads((PROJECT_DIR / "cdk" / "cdk.json").read_text())["context"]["hr:stages"])
+}
+# What CloudFormation puts in place of its pseudo parameters, for the placeholders below.
+PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 # A job's own parameters are upper snake case; Glue's (--job-language, --enable-metrics, --TempDir...) are not.
 JOB_PARAMETER = re.compile(r"^--([A-Z][A-Z0-9_]*)$")
 
@@ -161,14 +168,28 @@ def environment_names_the_code_reads() -> set[str]:
     return names
 
 
-def placeholder(value, name: str) -> str:
-    """A deploy-time value (a Ref, a GetAtt) as the string Lambda would see."""
-    return value if isinstance(value, str) else f"resolved-{name.lower()}"
+def placeholder(value, name: str, template: dict | None = None) -> str:
+    """A deploy-time value (a Ref, a GetAtt, a join of them) as the string Lambda would see; a secret's Ref
+    as a secret's ARN."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(placeholder(part, name, template) for part in parts)
+    ref = value.get("Ref", "")
+    if ref in PSEUDO_PARAMETERS:
+        return PSEUDO_PARAMETERS[ref]
+    if template and template["Resources"].get(ref, {}).get("Type", "").startswith("AWS::SecretsManager::"):
+        return f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{ref}"
+    return f"resolved-{name.lower()}"
 
 
 def function_environments(template: dict) -> dict[str, dict[str, str]]:
     return {
-        name: {k: placeholder(v, k) for k, v in f["Properties"].get("Environment", {}).get("Variables", {}).items()}
+        name: {
+            k: placeholder(v, k, template)
+            for k, v in f["Properties"].get("Environment", {}).get("Variables", {}).items()
+        }
         for name, f in of_type(template, "AWS::Serverless::Function").items()
     }
 
@@ -194,11 +215,32 @@ def test_every_function_environment_satisfies_the_settings_its_code_parses(synth
         if name == "AutoTester":
             assert parsed.api_url and parsed.api_key_secret_arn, name
             continue
+        if DATA_API[stage] and name in ("APIHandler", "ClientKey"):
+            assert_reaches_the_data_api(name, parsed)
+            continue
         url = parsed.database_url
         assert url.startswith("mysql://") and "@resolved-db_host:" in url and url.split("?")[0].endswith("/hr"), name
         assert parsed.data_bucket, name
         if name == "S3Loader":
             assert parsed.glue_load_job and parsed.loader_max_bytes > 0
+
+
+def assert_reaches_the_data_api(name: str, parsed) -> None:
+    """The function's database URLs open the Data API backend on the cluster, as the app user (and the admin
+    user for the handler's schema routes)."""
+    from chalicelib.db import connect
+    from chalicelib.db.data_api import DataApiDatabase
+
+    database = connect(parsed.database_url)
+    assert isinstance(database, DataApiDatabase), name
+    assert database.resource_arn.startswith("arn:aws:rds:us-east-1:123456789012:cluster:"), name
+    assert database.secret_arn.split(":")[-1].startswith("DatabaseUsersAppSecretAttachment"), name
+    assert database.database == "hr", name
+    admin = connect(parsed.admin_database_url)
+    expected = "DatabaseUsersAdminSecretAttachment" if name == "APIHandler" else "DatabaseUsersAppSecretAttachment"
+    assert admin.secret_arn.split(":")[-1].startswith(expected), name
+    if name == "APIHandler":
+        assert parsed.data_bucket, name
 
 
 # -- grants --------------------------------------------------------------------------------------------
@@ -269,8 +311,9 @@ def test_the_data_bucket_and_the_load_job_are_granted_to_exactly_their_users(syn
     template = synthesis.templates[stage]
     bucket = data_bucket(template)
     configured = users(template, bucket)
-    # The app, the loader, the Glue jobs, and the job worker (it writes backups/ and reads them to restore).
-    assert len(configured) == 4
+    # The app, the loader, the Glue jobs, and the job worker (it writes backups/ and reads them to restore);
+    # and the API's own role where it uses the Data API.
+    assert len(configured) == 4 + DATA_API[stage]
     assert roles_allowed(template, "s3:GetObject*", bucket) == configured
     assert roles_allowed(template, "s3:PutObject", bucket) == configured
     load_job = next(
