@@ -168,6 +168,11 @@ class HrMigrationStack(Stack):
             ),
             "AlarmTopicArn": (monitoring.topic.topic_arn, "SNS topic every alarm notifies"),
         }
+        if settings.api_uses_data_api:
+            outputs["DbClusterArn"] = (
+                database.cluster.cluster_arn,
+                "Aurora cluster for the RDS Data API (rds-data://<arn>/hr?secret=<DbSecretArn>)",
+            )
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 

@@ -104,6 +104,8 @@ def allowed(statements: list[dict], prefix: str) -> list[tuple[str, object]]:
 def test_data_api_stage_enables_the_data_api_on_its_cluster(synthesis, stage):
     _, cluster = only(synthesis, stage, "AWS::RDS::DBCluster")
     assert cluster["Properties"]["EnableHttpEndpoint"] is True
+    # What an operator needs for the CLI's --database rds-data://<arn>/hr?secret=<DbSecretArn>.
+    assert synthesis.templates[stage]["Outputs"]["DbClusterArn"]["Value"] == cluster_arn(synthesis, stage)
     # The RDS Proxy stays: the bulk functions, the Glue jobs and the users' bootstrap still connect through it.
     only(synthesis, stage, "AWS::RDS::DBProxy")
 
@@ -194,6 +196,7 @@ def test_bulk_functions_stay_in_the_vpc_on_pymysql_through_the_proxy(synthesis, 
 def test_vpc_stage_deploys_nothing_of_the_data_api(synthesis, stage):
     _, cluster = only(synthesis, stage, "AWS::RDS::DBCluster")
     assert "EnableHttpEndpoint" not in cluster["Properties"]
+    assert "DbClusterArn" not in synthesis.templates[stage]["Outputs"]
     found = functions(synthesis, stage)
     app_role = logical_id(synthesis, stage, "AWS::IAM::Role", "AppAppRole")
     for name in API_FUNCTIONS:
