@@ -184,13 +184,13 @@ class ChaliceApp(Construct):
             self._use_role(S3_LOADER, self.loader_role)
             # Only the loader starts the load job, so only it is told which one.
             self.chalice.add_environment_variable("GLUE_LOAD_JOB", load_job_name, S3_LOADER)
-        for name, function in self.functions.items():
-            if name != S3_LOADER:  # .chalice/config.json names it for every function under `chalice deploy`
-                function.add_property_deletion_override("Environment.Variables.GLUE_LOAD_JOB")
         else:
             Annotations.of(self).add_warning_v2(
                 "hr:no-s3-loader", "app.py has no s3_loader function: objects put in incoming/ will not be loaded"
             )
+        for name, function in self.functions.items():
+            if name != S3_LOADER:  # .chalice/config.json names it for every function under `chalice deploy`
+                function.add_property_deletion_override("Environment.Variables.GLUE_LOAD_JOB")
         self._use_role(AUTO_TESTER, self.auto_tester_role)
         tester = self.functions[AUTO_TESTER]
         tester.add_property_deletion_override("VpcConfig")
