@@ -29,7 +29,10 @@ CHECKOV_ACKNOWLEDGED: dict[tuple[str, str], str] = {
     (
         "CKV_AWS_115",
         _FN + "APIHandler",
-    ): "The API's concurrency is bounded by the stage and usage-plan throttling; the RDS proxy pools its connections",
+    ): (
+        "The API's concurrency is bounded by the stage and usage-plan throttling; the RDS Proxy, or the "
+        "Data API, pools its connections"
+    ),
     ("CKV_AWS_115", _FN + "AutoTester"): "Runs once per schedule period outside the VPC and never touches the database",
     (
         "CKV_AWS_115",
