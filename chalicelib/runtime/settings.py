@@ -31,6 +31,9 @@ class Settings:
     loader_max_bytes: int
     api_url: str | None
     api_key_secret_arn: str | None
+    # The stage's API Gateway usage plan: each client's usage key is put on it (clients add) and the
+    # authorizer refuses a client without one. Unset locally, where nothing is metered.
+    usage_plan_id: str | None
     _env: Mapping[str, str] = field(repr=False, compare=False)
 
     @classmethod
@@ -46,6 +49,7 @@ class Settings:
             loader_max_bytes=_int(env, "LOADER_MAX_BYTES", 50 * 1024 * 1024),
             api_url=env.get("API_URL") or None,
             api_key_secret_arn=env.get("API_KEY_SECRET_ARN") or None,
+            usage_plan_id=env.get("USAGE_PLAN_ID") or None,
             _env=env,
         )
 
