@@ -45,11 +45,11 @@ def policy(request: AuthRequest, routes: dict[str, dict[str, Any]]) -> dict[str,
         client = clients.resolve(database(), stage, request.token or "")
     except DatabaseError as exc:  # no client can be checked: refuse, and say why in the log
         logger.error("authorizer cannot read the clients", extra={"detail": str(exc)})
-    if client is not None and stage.usage_plan_id and not client.usage_key:
+    if client is not None and stage.meter_clients and not client.usage_key:
         # API Gateway would refuse it anyway (the routes require a key, taken from this answer): say why.
         logger.warning(
-            "client has no usage key on the usage plan: refused (run `clients rotate NAME` to give it one)",
-            extra={"client": client.name, "usage_plan_id": stage.usage_plan_id},
+            "client has no usage key on the usage plan: refused (`clients --usage-plan ID rotate NAME` gives it one)",
+            extra={"client": client.name},
         )
         client = None
     if client is None:

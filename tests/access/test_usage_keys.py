@@ -113,18 +113,20 @@ def test_a_failed_insert_deletes_the_usage_key_it_made(database_url, apigateway,
     assert name not in usage_keys(apigateway)
 
 
-def test_with_a_usage_plan_the_authorizer_refuses_an_unmetered_client_and_says_why(
+def test_where_clients_are_metered_the_authorizer_refuses_an_unmetered_client_and_says_why(
     database_url, apigateway, monkeypatch, caplog
 ):
     db = databases.connect(database_url)
     name = f"unmetered-{uuid.uuid4().hex[:8]}"
     _, key = clients.add(db, name, "read")  # no plan given: no usage key
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("USAGE_PLAN_ID")
+    monkeypatch.setenv("METER_CLIENTS", "true")  # what the CDK stage tells its authorizer
     denied = access.policy(AuthRequest("TOKEN", key, ARN), app_module.app.routes)
     assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny" and "usageIdentifierKey" not in denied
     (warning,) = [r for r in caplog.records if "no usage key" in r.getMessage()]
     assert warning.levelname == "WARNING" and warning.client == name
-    monkeypatch.delenv("USAGE_PLAN_ID")  # a stage that meters nothing (locally) lets it in
+    monkeypatch.delenv("METER_CLIENTS")  # a stage that meters nothing (locally) lets it in
     assert access.policy(AuthRequest("TOKEN", key, ARN), app_module.app.routes)["principalId"] == name
 
 
