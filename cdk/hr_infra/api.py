@@ -435,7 +435,7 @@ class ApiAccess(Construct):
         stack, plan = Stack.of(self), self.usage_plan.ref
         apigateway_arn = f"arn:{stack.partition}:apigateway:{stack.region}::"
         plan_keys = f"{apigateway_arn}/usageplans/{plan}/keys"
-        return iam.ManagedPolicy(
+        policy = iam.ManagedPolicy(
             self,
             "ClientsAdminPolicy",
             description=f"{self._settings.stack_name}: usage keys of the API's clients (clients add/rotate/revoke)",
@@ -459,6 +459,13 @@ class ApiAccess(Construct):
                 ),
             ],
         )
+        acknowledge(
+            policy,
+            "A key's id is made by API Gateway, so deletion names every key; the condition on the plan's tag "
+            "limits it to this stage's usage keys",
+            "IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*]",
+        )
+        return policy
 
 
 def gateway_responses() -> dict:
