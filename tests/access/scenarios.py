@@ -1,7 +1,8 @@
 """What scoped clients may do, as scenarios over any way of calling the API: `chalice.test.Client` on both
 backends (test_scopes_over_http.py) and a real `chalice local` server on MySQL (test_chalice_local.py).
+Each of those modules subclasses `ScopedClients` and gives it an `api` fixture.
 
-An `Api` calls a route with a key and answers (status, parsed JSON body); it makes and revokes clients
+An `Api` calls a route with a key and answers (status, parsed JSON body); clients are made and revoked
 in the database the server uses, as `clients add|revoke` do.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any, Protocol
+
+import pytest
 
 from chalicelib import db as databases
 from chalicelib.access import clients
@@ -33,6 +36,10 @@ class Api(Protocol):
     def call(
         self, method: str, path: str, key: str | None, body: Any = None, content_type: str = "application/json"
     ) -> tuple[int, Any]: ...
+
+
+def headers(key: str | None, content_type: str) -> dict[str, str]:
+    return {"content-type": content_type} | ({"x-api-key": key} if key is not None else {})
 
 
 def encode(body: Any) -> bytes:
@@ -109,8 +116,25 @@ def a_revoked_key_is_refused_on_its_next_request(api: Api) -> None:
     refused(api, "GET", "/departments", key)
 
 
-UNKNOWN_KEYS = [None, "", "not-a-key", "test-key "]
-
-
 def an_unknown_or_missing_key_is_403(api: Api, key: str | None) -> None:
     refused(api, "GET", "/departments", key)
+
+
+class ScopedClients:
+    """The scenarios as tests (not collected here: a module's `Test...` subclass runs them on its `api`)."""
+
+    def test_a_read_client_reads_and_may_not_write_delete_upload_or_restore(self, api):
+        a_read_client_reads_and_may_not_write_delete_upload_or_restore(api)
+
+    def test_a_write_client_posts_but_may_not_drop_the_schema_or_restore(self, api):
+        a_write_client_posts_but_may_not_drop_the_schema_or_restore(api)
+
+    def test_an_admin_client_can_do_everything_and_each_action_is_in_the_audit_with_its_name(self, api):
+        an_admin_client_can_do_everything_and_each_action_is_in_the_audit_with_its_name(api)
+
+    def test_a_revoked_key_is_refused_on_its_next_request(self, api):
+        a_revoked_key_is_refused_on_its_next_request(api)
+
+    @pytest.mark.parametrize("key", [None, "", "not-a-key", "test-key "])
+    def test_an_unknown_or_missing_key_is_403(self, api, key):
+        an_unknown_or_missing_key_is_403(api, key)

@@ -12,7 +12,7 @@ import pytest
 from chalicelib import db as databases
 from chalicelib.access import clients
 from tests.access import scenarios
-from tests.access.scenarios import add_client, encode
+from tests.access.scenarios import add_client, encode, headers
 
 
 @dataclass
@@ -21,8 +21,7 @@ class InProcessApi:
     database_url: str
 
     def call(self, method, path, key, body=None, content_type="application/json"):
-        headers = {"content-type": content_type} | ({"x-api-key": key} if key is not None else {})
-        response = self.client.http.request(method, path, headers=headers, body=encode(body))
+        response = self.client.http.request(method, path, headers=headers(key, content_type), body=encode(body))
         return response.status_code, json.loads(response.body) if response.body else None
 
 
@@ -31,25 +30,8 @@ def api(client, database_url) -> InProcessApi:
     return InProcessApi(client, database_url)
 
 
-def test_a_read_client_reads_and_may_not_write_delete_upload_or_restore(api):
-    scenarios.a_read_client_reads_and_may_not_write_delete_upload_or_restore(api)
-
-
-def test_a_write_client_posts_but_may_not_drop_the_schema_or_restore(api):
-    scenarios.a_write_client_posts_but_may_not_drop_the_schema_or_restore(api)
-
-
-def test_an_admin_client_can_do_everything_and_each_action_is_in_the_audit_with_its_name(api):
-    scenarios.an_admin_client_can_do_everything_and_each_action_is_in_the_audit_with_its_name(api)
-
-
-def test_a_revoked_key_is_refused_on_its_next_request(api):
-    scenarios.a_revoked_key_is_refused_on_its_next_request(api)
-
-
-@pytest.mark.parametrize("key", scenarios.UNKNOWN_KEYS)
-def test_an_unknown_or_missing_key_is_403(api, key):
-    scenarios.an_unknown_or_missing_key_is_403(api, key)
+class TestInProcess(scenarios.ScopedClients):
+    pass
 
 
 def test_a_rotated_key_works_and_the_old_one_until_its_grace_ends(api, database_url):

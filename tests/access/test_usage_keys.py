@@ -17,23 +17,15 @@ ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc/api/GET/departments"
 
 
 @pytest.fixture
-def apigateway(monkeypatch):
-    """API Gateway on moto (fake credentials) with a usage plan; USAGE_PLAN_ID names it."""
+def apigateway(s3_bucket, monkeypatch):
+    """API Gateway on moto (conftest's s3_bucket: fake credentials, moto on) with a usage plan, which
+    USAGE_PLAN_ID names as it does for the CLI of a deployed stage."""
     import boto3
-    from moto import mock_aws
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("apigateway")
-        client.plan_id = client.create_usage_plan(name="hr-migration-test")["id"]
-        monkeypatch.setenv("USAGE_PLAN_ID", client.plan_id)
-        yield client
+    client = boto3.client("apigateway")
+    client.plan_id = client.create_usage_plan(name="hr-migration-test")["id"]
+    monkeypatch.setenv("USAGE_PLAN_ID", client.plan_id)
+    return client
 
 
 def usage_keys(apigateway) -> dict[str, dict]:
