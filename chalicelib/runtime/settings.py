@@ -33,9 +33,9 @@ class Settings:
     api_key_secret_arn: str | None
     # The stage's API Gateway usage plan, where `clients add` puts each client's usage key. Unset locally.
     usage_plan_id: str | None
-    # API Gateway meters every client (the CDK stage sets METER_CLIENTS; its authorizer cannot be given the
-    # plan's id, which depends on the API that depends on the authorizer): a client without a usage key
-    # is refused.
+    # API Gateway meters every client, so the authorizer refuses a client without a usage key. The CDK
+    # stage sets METER_CLIENTS on the authorizer: it cannot be given the plan's id, which depends on the
+    # API, which depends on the authorizer.
     meter_clients: bool
     _env: Mapping[str, str] = field(repr=False, compare=False)
 
@@ -53,7 +53,7 @@ class Settings:
             api_url=env.get("API_URL") or None,
             api_key_secret_arn=env.get("API_KEY_SECRET_ARN") or None,
             usage_plan_id=env.get("USAGE_PLAN_ID") or None,
-            meter_clients=bool(env.get("USAGE_PLAN_ID")) or _flag(env, "METER_CLIENTS"),
+            meter_clients=_flag(env, "METER_CLIENTS"),
             _env=env,
         )
 

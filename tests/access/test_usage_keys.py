@@ -11,6 +11,7 @@ import app as app_module
 from chalicelib import db as databases
 from chalicelib.access import clients, usage
 from chalicelib.api import access
+from chalicelib.runtime.settings import ConfigurationError, Settings
 from tests.access.test_cli_clients import NO_BOOTSTRAP, run
 
 ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc/api/GET/departments"
@@ -44,6 +45,7 @@ def test_clients_add_makes_the_clients_own_usage_key_on_the_plan(database_url, a
 
     # The authorizer names it to API Gateway, which meters the call on the plan (key source AUTHORIZER).
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("METER_CLIENTS", "true")
     answer = access.policy(AuthRequest("TOKEN", lines[-1], ARN), app_module.app.routes)
     assert answer["principalId"] == name and answer["usageIdentifierKey"] == key["value"]
     assert key["value"] != lines[-1]  # the usage key identifies the client; the secret is its x-api-key
@@ -125,3 +127,10 @@ def test_where_clients_are_metered_the_authorizer_refuses_an_unmetered_client_an
 def test_usage_keys_are_random_and_long_enough_for_api_gateway(apigateway):
     values = {usage.create(apigateway.plan_id, f"c{i}", apigateway) for i in range(3)}
     assert len(values) == 3 and all(len(v) >= 20 for v in values)
+
+
+def test_meter_clients_is_a_yes_or_no():
+    assert Settings.from_env({"METER_CLIENTS": "true"}).meter_clients is True
+    assert Settings.from_env({"USAGE_PLAN_ID": "abc123"}).meter_clients is False  # the CLI's, not the authorizer's
+    with pytest.raises(ConfigurationError, match="METER_CLIENTS"):
+        Settings.from_env({"METER_CLIENTS": "maybe"})
