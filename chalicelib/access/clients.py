@@ -10,6 +10,8 @@ from __future__ import annotations
 import hmac
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from chalicelib.access import usage
@@ -56,18 +58,25 @@ def add(db: Database, name: str, scopes: str, usage_plan_id: str | None = None) 
     granted = parse_scopes(scopes)
     if table.get_client(db, name) is not None:
         raise _exists(name)
-    usage_key = usage.create(usage_plan_id, name) if usage_plan_id else None
     key, now = new_key(), _now_ms()
+    with _new_usage_key(usage_plan_id, name) as usage_key, db.transaction():
+        if not table.insert_client(db, name, ",".join(granted), usage_key, now):
+            raise _exists(name)
+        table.add_key(db, name, key_hash(key), now)
+    return Client(name, granted, usage_key), key
+
+
+@contextmanager
+def _new_usage_key(plan_id: str | None, name: str, wanted: bool = True) -> Iterator[str | None]:
+    """A new usage key for `name` on the plan (None without a plan, or not `wanted`), deleted from API
+    Gateway again if the block storing it fails."""
+    usage_key = usage.create(plan_id, name) if plan_id and wanted else None
     try:
-        with db.transaction():
-            if not table.insert_client(db, name, ",".join(granted), usage_key, now):
-                raise _exists(name)
-            table.add_key(db, name, key_hash(key), now)
+        yield usage_key
     except BaseException:
         if usage_key:
-            usage.delete(usage_plan_id, name, usage_key)
+            usage.delete(plan_id, name, usage_key)
         raise
-    return Client(name, granted, usage_key), key
 
 
 def _exists(name: str) -> ClientError:
@@ -86,9 +95,8 @@ def rotate(
         raise ClientNotFound(f"no client named {name!r}")
     if row["revoked_at"] is not None:
         raise ClientError(f"client {name!r} is revoked; add a new client instead")
-    usage_key = usage.create(usage_plan_id, name) if usage_plan_id and not row["usage_key"] else None
     key, now = new_key(), _now_ms()
-    with db.transaction():
+    with _new_usage_key(usage_plan_id, name, wanted=not row["usage_key"]) as usage_key, db.transaction():
         table.expire_keys(db, name, now + grace_seconds * 1000)
         table.add_key(db, name, key_hash(key), now)
         if usage_key:
