@@ -23,6 +23,8 @@ from .nag import S3_READ_WRITE_ACTIONS, acknowledge, allow_tracing, bucket_objec
 from .network import Network
 from .settings import DB_NAME, StageSettings
 
+USAGE_PLAN_TAG = "usage-plan"  # chalicelib.access.usage.PLAN_TAG: each client's usage key names its plan
+
 # Logical ids Chalice gives the functions of app.py (see chalice.utils.to_cfn_resource_name).
 API_HANDLER = "APIHandler"  # every route
 CLIENT_KEY = "ClientKey"  # @app.authorizer(name="client_key"): reads the clients' keys from the database
@@ -52,13 +54,19 @@ ACCESS_LOG_FORMAT = {
     "error": "$context.error.message",
 }
 # Errors API Gateway answers itself, in the app's shape {"error", "detail"}: response type -> (status, error).
-# A None status keeps the type's own (DEFAULT_4XX/5XX cover every type not listed).
+# A None status keeps the type's own (DEFAULT_4XX/5XX cover every type not listed). Every refused key is a
+# 403 "forbidden", as under `chalice local`: a missing one (UNAUTHORIZED: the TOKEN authorizer has nothing
+# to read, 401 by default), an unknown or revoked one (ACCESS_DENIED: the authorizer's Deny), a client
+# without a usage key on the plan, or whose usage key was deleted (INVALID_API_KEY).
 GATEWAY_RESPONSES: dict[str, tuple[str | None, str]] = {
     "DEFAULT_4XX": (None, "request refused"),
     "DEFAULT_5XX": (None, "gateway error"),
-    "API_KEY_INVALID": ("403", "forbidden"),
+    "UNAUTHORIZED": ("403", "forbidden"),
+    "INVALID_API_KEY": ("403", "forbidden"),
     "MISSING_AUTHENTICATION_TOKEN": ("403", "forbidden"),
     "ACCESS_DENIED": ("403", "forbidden"),
+    "AUTHORIZER_FAILURE": ("500", "authorizer error"),
+    "AUTHORIZER_CONFIGURATION_ERROR": ("500", "authorizer error"),
     "THROTTLED": ("429", "too many requests"),
     "QUOTA_EXCEEDED": ("429", "quota exceeded"),
     "REQUEST_TOO_LARGE": ("413", "payload too large"),
@@ -175,7 +183,7 @@ class ChaliceApp(Construct):
             },
         )
         self.functions = self._functions()
-        for name in (API_HANDLER, AUTO_TESTER, *((CLIENT_KEY,) if settings.api_uses_data_api else ())):
+        for name in (API_HANDLER, AUTO_TESTER, CLIENT_KEY):
             if name not in self.functions:
                 raise ValueError(
                     f"app.py defines no function with logical id {name!r} (found {sorted(self.functions)})"
@@ -237,6 +245,9 @@ class ChaliceApp(Construct):
             self.log_groups[name] = group
 
         self.access.attach(rest_api_id=self.endpoint.rest_api_id)
+        # The authorizer refuses a client without a usage key, and logs why. (It cannot be told the plan's
+        # id: the plan names the API's stage, and the API names the authorizer.)
+        self.chalice.add_environment_variable("METER_CLIENTS", "true", CLIENT_KEY)
         self._harden_api(settings)
         self._trace_and_limit(settings)
         self.failed_events = FailedEvents(
@@ -286,6 +297,8 @@ class ChaliceApp(Construct):
             ],
         )
         rest_api.add_property_override("DefinitionBody.x-amazon-apigateway-gateway-responses", gateway_responses())
+        # The key API Gateway meters is the one the authorizer names (usageIdentifierKey), not the caller's header.
+        rest_api.add_property_override("DefinitionBody.x-amazon-apigateway-api-key-source", "AUTHORIZER")
 
     def _trace_and_limit(self, settings: StageSettings) -> None:
         """X-Ray on every function; reserved concurrency where a runaway would exhaust the database."""
@@ -395,10 +408,12 @@ class ChaliceApp(Construct):
 
 
 class ApiAccess(Construct):
-    """The API key (its value generated into Secrets Manager) and a throttled usage plan.
+    """The usage plan that throttles and meters each client, the stack's own API key on it (its value
+    generated into Secrets Manager, read by the auto-tester), and the operator's policy for `clients`.
 
-    API Gateway enforces the key on the routes declared with `api_key_required=True`. Rotating the key
-    means bumping `apiKeyGeneration`: the next deploy creates a new secret and key and removes the old.
+    The routes declared with `api_key_required=True` need a key on the plan, and with the API's key
+    source AUTHORIZER it is the key the authorizer names for the caller's client (`usageIdentifierKey`):
+    `clients add` makes one per client. Rotating the stack's key means bumping `apiKeyGeneration`.
     """
 
     def __init__(self, scope: Construct, id: str, *, settings: StageSettings) -> None:
@@ -454,6 +469,46 @@ class ApiAccess(Construct):
         apigateway.CfnUsagePlanKey(
             self, "UsagePlanKey", key_id=self.key.ref, key_type="API_KEY", usage_plan_id=self.usage_plan.ref
         )
+        self.clients_admin_policy = self._clients_admin_policy()
+
+    def _clients_admin_policy(self) -> iam.ManagedPolicy:
+        """What `clients add|rotate|revoke` needs in API Gateway, for the operator to attach to their role:
+        make usage keys tagged with this plan, put them on it, find them there, delete them; nothing else.
+        API keys are per account and region, not per API: the plan's tag keeps the operator to this stage's."""
+        stack, plan = Stack.of(self), self.usage_plan.ref
+        apigateway_arn = f"arn:{stack.partition}:apigateway:{stack.region}::"
+        plan_keys = f"{apigateway_arn}/usageplans/{plan}/keys"
+        policy = iam.ManagedPolicy(
+            self,
+            "ClientsAdminPolicy",
+            description=f"{self._settings.stack_name}: usage keys of the API's clients (clients add/rotate/revoke)",
+            statements=[
+                iam.PolicyStatement(
+                    sid="CreateUsageKeysTaggedWithThePlan",
+                    actions=["apigateway:POST"],
+                    resources=[f"{apigateway_arn}/apikeys"],
+                    conditions={"StringEquals": {f"aws:RequestTag/{USAGE_PLAN_TAG}": plan}},
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteUsageKeysOfThePlan",
+                    actions=["apigateway:DELETE"],
+                    resources=[f"{apigateway_arn}/apikeys/*"],
+                    conditions={"StringEquals": {f"aws:ResourceTag/{USAGE_PLAN_TAG}": plan}},
+                ),
+                iam.PolicyStatement(
+                    sid="PutAndFindKeysOnThePlan",
+                    actions=["apigateway:POST", "apigateway:GET"],
+                    resources=[plan_keys],
+                ),
+            ],
+        )
+        acknowledge(
+            policy,
+            "A key's id is made by API Gateway, so deletion names every key; the condition on the plan's tag "
+            "limits it to this stage's usage keys",
+            "IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*]",
+        )
+        return policy
 
 
 def gateway_responses() -> dict:

@@ -154,6 +154,11 @@ class HrMigrationStack(Stack):
             "DataBucketName": (data.bucket.bucket_name, "Data bucket: incoming/, rejected/, backups/"),
             "ApiKeyId": (app.access.key.ref, "API Gateway key id (its value is in ApiKeySecretArn)"),
             "ApiKeySecretArn": (app.access.key_secret.secret_arn, "Secret holding the API key value"),
+            "UsagePlanId": (app.access.usage_plan.ref, "Usage plan metering each client (USAGE_PLAN_ID for `clients`)"),
+            "ClientsAdminPolicyArn": (
+                app.access.clients_admin_policy.managed_policy_arn,
+                "Managed policy the operator running `clients add|rotate|revoke` needs in API Gateway",
+            ),
             "DbSecretArn": (database.secret.secret_arn, "App user's database credentials (DB_SECRET_ARN)"),
             "DbAdminSecretArn": (database.admin_secret.secret_arn, "Admin user's credentials (ADMIN_DB_SECRET_ARN)"),
             "DbProxyEndpoint": (database.proxy_endpoint, "RDS Proxy endpoint (DB_HOST)"),

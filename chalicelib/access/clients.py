@@ -10,8 +10,11 @@ from __future__ import annotations
 import hmac
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from chalicelib.access import usage
 from chalicelib.access.keys import key_hash, new_key
 from chalicelib.access.scopes import ADMIN, SCOPES, parse_scopes
 from chalicelib.db import Database
@@ -46,39 +49,73 @@ def _client(row: dict) -> Client:
     return Client(row["name"], tuple(s for s in SCOPES if s in row["scopes"].split(",")), row["usage_key"])
 
 
-def add(db: Database, name: str, scopes: str, usage_key: str | None = None) -> tuple[Client, str]:
-    """A new client and its key (the key is returned once and stored only as a hash)."""
+def add(db: Database, name: str, scopes: str, usage_plan_id: str | None = None) -> tuple[Client, str]:
+    """A new client and its key (the key is returned once and stored only as a hash). With a usage plan,
+    the client also gets its own usage key on it (an API Gateway API key), made before the client is
+    stored and deleted again if storing fails."""
     if not NAME.match(name or "") or name == BOOTSTRAP:
         raise ClientError(f"a client name is 1-64 letters, digits, '.', '_' or '-' (not {BOOTSTRAP!r}), got {name!r}")
     granted = parse_scopes(scopes)
+    if table.get_client(db, name) is not None:
+        raise _exists(name)
     key, now = new_key(), _now_ms()
-    with db.transaction():
+    with _new_usage_key(usage_plan_id, name) as usage_key, db.transaction():
         if not table.insert_client(db, name, ",".join(granted), usage_key, now):
-            raise ClientError(f"a client named {name!r} exists already (revoked clients keep their name)")
+            raise _exists(name)
         table.add_key(db, name, key_hash(key), now)
     return Client(name, granted, usage_key), key
 
 
-def rotate(db: Database, name: str, grace_seconds: int = DEFAULT_GRACE_SECONDS) -> str:
-    """A new key for the client; its older keys stay valid `grace_seconds` more."""
+@contextmanager
+def _new_usage_key(plan_id: str | None, name: str, wanted: bool = True) -> Iterator[str | None]:
+    """A new usage key for `name` on the plan (None without a plan, or not `wanted`), deleted from API
+    Gateway again if the block storing it fails."""
+    usage_key = usage.create(plan_id, name) if plan_id and wanted else None
+    try:
+        yield usage_key
+    except BaseException:
+        if usage_key:
+            usage.delete(plan_id, name, usage_key)
+        raise
+
+
+def _exists(name: str) -> ClientError:
+    return ClientError(f"a client named {name!r} exists already (revoked clients keep their name)")
+
+
+def rotate(
+    db: Database, name: str, grace_seconds: int = DEFAULT_GRACE_SECONDS, usage_plan_id: str | None = None
+) -> str:
+    """A new key for the client; its older keys stay valid `grace_seconds` more. The usage key is kept (it
+    names the client, not its secret); a client without one gets one when a usage plan is given."""
     if grace_seconds < 0:
         raise ClientError("the grace period cannot be negative")
+    row = table.get_client(db, name)
+    if row is None:
+        raise ClientNotFound(f"no client named {name!r}")
+    if row["revoked_at"] is not None:
+        raise ClientError(f"client {name!r} is revoked; add a new client instead")
     key, now = new_key(), _now_ms()
-    with db.transaction():
-        row = table.get_client(db, name)
-        if row is None:
-            raise ClientNotFound(f"no client named {name!r}")
-        if row["revoked_at"] is not None:
-            raise ClientError(f"client {name!r} is revoked; add a new client instead")
+    with _new_usage_key(usage_plan_id, name, wanted=not row["usage_key"]) as usage_key, db.transaction():
         table.expire_keys(db, name, now + grace_seconds * 1000)
         table.add_key(db, name, key_hash(key), now)
+        if usage_key:
+            table.set_usage_key(db, name, usage_key)
     return key
 
 
-def revoke(db: Database, name: str) -> None:
-    """The client's keys stop working with the next request that is not answered from a cache."""
-    if not table.revoke_client(db, name, _now_ms()):
+def revoke(db: Database, name: str, usage_plan_id: str | None = None) -> Client:
+    """The client's keys stop working with the next request that is not answered from a cache. With a
+    usage plan, its usage key is deleted from API Gateway too, which also ends a cached allow there."""
+    row = table.get_client(db, name)
+    if row is None or not table.revoke_client(db, name, _now_ms()):
         raise ClientNotFound(f"no client named {name!r}")
+    if usage_plan_id and row["usage_key"]:
+        try:
+            usage.delete(usage_plan_id, name, row["usage_key"])
+        except usage.UsageKeyError as exc:
+            raise ClientError(f"client {name!r} is revoked, but its usage key is left: {exc}") from None
+    return _client(row)
 
 
 def listing(db: Database) -> list[dict]:
@@ -91,6 +128,7 @@ def listing(db: Database) -> list[dict]:
             "keys": keys.get(row["name"], 0),
             "created_at": row["created_at"],
             "revoked": row["revoked_at"] is not None,
+            "metered": bool(row["usage_key"]),
         }
         for row in table.list_clients(db)
     ]

@@ -40,11 +40,18 @@ def _resource(path: str) -> str:
 def policy(request: AuthRequest, routes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The authorizer's answer for the key in `request`: allowed routes, the client in the context."""
     logger.remove_keys(["request_id", "route", "client"])  # the previous request's, in a warm container
-    client = None
+    client, stage = None, settings()
     try:
-        client = clients.resolve(database(), settings(), request.token or "")
+        client = clients.resolve(database(), stage, request.token or "")
     except DatabaseError as exc:  # no client can be checked: refuse, and say why in the log
         logger.error("authorizer cannot read the clients", extra={"detail": str(exc)})
+    if client is not None and stage.meter_clients and not client.usage_key:
+        # API Gateway would refuse it anyway (the routes require a key, taken from this answer): say why.
+        logger.warning(
+            "client has no usage key on the usage plan: refused (`clients --usage-plan ID rotate NAME` gives it one)",
+            extra={"client": client.name},
+        )
+        client = None
     if client is None:
         logger.info("key refused", extra={"method_arn": request.method_arn})
         denied = AuthResponse(routes=[], principal_id=ANONYMOUS).to_dict(request)
@@ -62,7 +69,7 @@ def policy(request: AuthRequest, routes: dict[str, dict[str, Any]]) -> dict[str,
     answer = AuthResponse(
         routes=granted, principal_id=client.name, context={"client": client.name, "scopes": ",".join(client.scopes)}
     ).to_dict(request)
-    if client.usage_key:  # API Gateway counts the call against this key's usage plan (key source AUTHORIZER)
+    if client.usage_key:  # API Gateway meters the call on this key's usage plan (the API's key source is AUTHORIZER)
         answer["usageIdentifierKey"] = client.usage_key
     return answer
 

@@ -334,6 +334,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_restore)
 
     s = sub.add_parser("clients", help="the API's clients: add (prints the key once), list, revoke, rotate")
+    s.add_argument(
+        "--usage-plan",
+        default=os.environ.get("USAGE_PLAN_ID") or None,
+        help="the stage's API Gateway usage plan id (stack output UsagePlanId; default $USAGE_PLAN_ID): "
+        "add gives each client its own usage key on it, revoke deletes it",
+    )
     clients_sub = s.add_subparsers(dest="action", required=True)
     added = clients_sub.add_parser("add", help="a new client; its key is the last line of the output")
     added.add_argument("name")

@@ -9,7 +9,7 @@ import sys
 
 from chalicelib import db as databases
 from chalicelib.access import clients as api_clients
-from chalicelib.access import retention
+from chalicelib.access import retention, usage
 from chalicelib.access.scopes import InvalidScopes
 from chalicelib.api.errors import error_title
 from chalicelib.cli.context import CliError, _database
@@ -96,25 +96,45 @@ def cmd_autotest(args) -> int:
 
 def cmd_clients(args) -> int:
     database = _database(args)
+    plan = getattr(args, "usage_plan", None)
     try:
         if args.action == "add":
-            client, key = api_clients.add(database, args.name, args.scope)
-            print(f"client {client.name} added with scopes {','.join(client.scopes)}; its key, shown only now:")
+            client, key = api_clients.add(database, args.name, args.scope, usage_plan_id=plan)
+            print(f"client {client.name} added with scopes {','.join(client.scopes)}")
+            print(_metering(client.usage_key, plan))
+            print("its key, shown only now:")
             print(key)
         elif args.action == "list":
             for row in api_clients.listing(database):
                 state = "revoked" if row["revoked"] else f"{row['keys']} valid key(s)"
-                print(f"{row['name']}\t{','.join(row['scopes'])}\t{state}")
+                metered = "metered" if row["metered"] else "not metered"
+                print(f"{row['name']}\t{','.join(row['scopes'])}\t{state}\t{metered}")
         elif args.action == "revoke":
-            api_clients.revoke(database, args.name)
+            client = api_clients.revoke(database, args.name, usage_plan_id=plan)
             print(f"client {args.name} revoked: its keys are refused from now on")
+            if client.usage_key and plan:
+                print(f"its usage key was deleted from API Gateway (usage plan {plan})")
+            elif client.usage_key:
+                print(
+                    "its usage key is still in API Gateway (no --usage-plan / USAGE_PLAN_ID): delete the API key "
+                    f"named {args.name} with `aws apigateway delete-api-key`"
+                )
         else:
-            key = api_clients.rotate(database, args.name, int(retention.parse_age(args.grace).total_seconds()))
+            grace = int(retention.parse_age(args.grace).total_seconds())
+            key = api_clients.rotate(database, args.name, grace, usage_plan_id=plan)
             print(f"client {args.name} has a new key; older keys stay valid for {args.grace}. The new key:")
             print(key)
-    except (api_clients.ClientError, InvalidScopes, retention.InvalidAge) as exc:
+    except (api_clients.ClientError, InvalidScopes, retention.InvalidAge, usage.UsageKeyError) as exc:
         raise CliError(str(exc)) from None
     return 0
+
+
+def _metering(usage_key: str | None, plan: str | None) -> str:
+    if usage_key:
+        return f"API Gateway meters it with its own usage key on usage plan {plan}"
+    return (
+        "not metered: no --usage-plan / USAGE_PLAN_ID (in AWS, where the stage has a usage plan, it would be refused)"
+    )
 
 
 def cmd_purge(args) -> int:

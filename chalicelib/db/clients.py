@@ -102,6 +102,13 @@ def revoke_client(db: Database, name: str, now: int) -> bool:
     return True
 
 
+def set_usage_key(db: Database, name: str, usage_key: str) -> None:
+    db.execute(
+        f"UPDATE {db.q(CLIENTS)} SET {db.q('usage_key')} = {db.placeholder} WHERE {db.q('name')} = {db.placeholder}",
+        [usage_key, name],
+    )
+
+
 def client_for_key(db: Database, key_hash: str, now: int) -> dict[str, Any] | None:
     """The unrevoked client holding an unexpired key with this hash, or None."""
     cols = ", ".join(f"c.{db.q(c)}" for c in CLIENT_COLUMNS)

@@ -31,6 +31,12 @@ class Settings:
     loader_max_bytes: int
     api_url: str | None
     api_key_secret_arn: str | None
+    # The stage's API Gateway usage plan, where `clients add` puts each client's usage key. Unset locally.
+    usage_plan_id: str | None
+    # API Gateway meters every client, so the authorizer refuses a client without a usage key. The CDK
+    # stage sets METER_CLIENTS on the authorizer: it cannot be given the plan's id, which depends on the
+    # API, which depends on the authorizer.
+    meter_clients: bool
     _env: Mapping[str, str] = field(repr=False, compare=False)
 
     @classmethod
@@ -46,6 +52,8 @@ class Settings:
             loader_max_bytes=_int(env, "LOADER_MAX_BYTES", 50 * 1024 * 1024),
             api_url=env.get("API_URL") or None,
             api_key_secret_arn=env.get("API_KEY_SECRET_ARN") or None,
+            usage_plan_id=env.get("USAGE_PLAN_ID") or None,
+            meter_clients=_flag(env, "METER_CLIENTS"),
             _env=env,
         )
 
@@ -60,6 +68,13 @@ class Settings:
         """The admin user's database, read only by the schema routes: `ADMIN_DB_SECRET_ARN` in AWS,
         else `ADMIN_DATABASE_URL`; without either (local SQLite, a one-user server), `database_url`."""
         return database_url_from_env(self._env, admin=True)
+
+
+def _flag(env, name: str) -> bool:
+    value = (env.get(name) or "false").lower()
+    if value not in ("1", "true", "yes", "0", "false", "no"):
+        raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+    return value in ("1", "true", "yes")
 
 
 def _int(env, name: str, default: int) -> int:

@@ -33,7 +33,7 @@ def test_clients_add_prints_the_key_last_and_stores_only_its_hash(database_url, 
     assert (key_hash(key),) in stored and all(key not in row[0] for row in stored)
 
     code, lines = run(database_url, capsys, "clients", "list")
-    assert f"{name}\tread,write\t1 valid key(s)" in lines
+    assert f"{name}\tread,write\t1 valid key(s)\tnot metered" in lines
 
 
 def test_clients_add_refuses_bad_scopes_names_and_duplicates(database_url, capsys):

@@ -12,8 +12,6 @@ covers it).
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import app as app_module
-from bench.common import free_port, serving
 from chalicelib.api import openapi
+from tests.api.live_server import chalice_local
 from tests.hardening.responses import strict_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,20 +48,7 @@ def live_api(mysql_url, mysql_admin_url, tmp_path_factory):
     database.drop_schema()
     database.create_schema()
     database.close()
-    aws_stage_variables = ("DB_SECRET_ARN", "DB_HOST", "DB_NAME", "DATA_BUCKET", "GLUE_LOAD_JOB", "API_URL")
-    env = {k: v for k, v in os.environ.items() if k not in aws_stage_variables}
-    backups = tmp_path_factory.mktemp("fuzz-backups")
-    env.update(
-        DATABASE_URL=mysql_url,
-        ADMIN_DATABASE_URL=mysql_admin_url,
-        BACKUP_DIR=str(backups),
-        LOG_LEVEL="CRITICAL",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    port = free_port()
-    chalice = Path(sys.executable).with_name("chalice")
-    command = [str(chalice), "local", "--stage", "test", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"]
-    with serving(command, port, env) as url:
+    with chalice_local(mysql_url, mysql_admin_url, tmp_path_factory.mktemp("fuzz-backups")) as url:
         import urllib.error
         import urllib.request
 

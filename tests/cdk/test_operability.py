@@ -28,7 +28,9 @@ def test_gateway_errors_have_the_apps_error_shape(synthesis, stage):
     expected = {
         "DEFAULT_4XX": None,
         "DEFAULT_5XX": None,
-        "API_KEY_INVALID": "403",
+        "UNAUTHORIZED": "403",
+        "INVALID_API_KEY": "403",
+        "ACCESS_DENIED": "403",
         "THROTTLED": "429",
         "INTEGRATION_TIMEOUT": "504",
         "REQUEST_TOO_LARGE": "413",
