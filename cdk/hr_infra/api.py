@@ -223,6 +223,15 @@ class ChaliceApp(Construct):
         self._access_logs(settings)
         self.chalice.add_environment_variable("API_URL", self.endpoint.url, AUTO_TESTER)
         self.chalice.add_environment_variable("API_KEY_SECRET_ARN", self.access.key_secret.secret_arn, AUTO_TESTER)
+        # The authorizer knows the auto-tester by that same key (chalicelib.access.clients.monitor: read only).
+        self.chalice.add_environment_variable("API_KEY_SECRET_ARN", self.access.key_secret.secret_arn, CLIENT_KEY)
+        self.authorizer_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="KnowTheAutoTester",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self.access.key_secret.secret_arn],
+            )
+        )
         # `@app.schedule` fixes a default rate in code; each stage sets its own from cdk.json.
         tester.add_property_override(f"Events.{AUTO_TESTER}Event.Properties.Schedule", settings.auto_tester_rate)
 

@@ -91,14 +91,14 @@ class DatabaseUsers(Construct):
             )
 
     def add_bootstrap(self, *, project_dir: Path, network: Network, proxy_endpoint: str) -> ec2.ISecurityGroup:
-        """The custom resource creating the users; returns its function's security group (to be let in
-        by the proxy)."""
+        """The custom resource creating the users and the service's tables (`self.bootstrap`); returns its
+        function's security group (to be let in by the proxy)."""
         archive = shared_modules_zip(project_dir)
         security_group = network.security_group(self, "BootstrapSecurityGroup", "Database users bootstrap")
         function = lambda_.Function(
             self,
             "Bootstrap",
-            description="Creates the service's MySQL users and grants (chalicelib.db.users)",
+            description="Creates the service's MySQL users, grants and tables (chalicelib.db.users)",
             runtime=lambda_.Runtime.PYTHON_3_11,
             handler="chalicelib.db.users.bootstrap",
             code=lambda_.Code.from_asset(str(archive)),
@@ -119,7 +119,7 @@ class DatabaseUsers(Construct):
         for secret in (self._master_secret, self.app_secret, self.admin_secret):
             secret.grant_read(function)
         provider = cr.Provider(self, "Provider", on_event_handler=function)
-        resource = CustomResource(
+        self.bootstrap = resource = CustomResource(
             self,
             "Users",
             service_token=provider.service_token,

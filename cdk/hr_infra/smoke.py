@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .api import AUTO_TESTER, ChaliceApp
+from .database import Database
 from .nag import acknowledge, allow_tracing
 from .settings import StageSettings
 
@@ -18,13 +19,16 @@ HANDLER_DIR = Path(__file__).resolve().parent / "smoke_handler"
 
 
 class SmokeRun(Construct):
-    """Runs the real auto-tester function once the API, its key and usage plan are deployed.
+    """Runs the real auto-tester function once the API, its key and usage plan, and the database's users
+    and tables are deployed. The auto-tester calls the API as the built-in `auto-tester` client (read scope).
 
     The trigger runs again whenever its handler changes; the handler's environment names the app's
     deployment package, so every deploy of new app code runs it.
     """
 
-    def __init__(self, scope: Construct, id: str, *, app: ChaliceApp, settings: StageSettings) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, app: ChaliceApp, database: Database, settings: StageSettings
+    ) -> None:
         super().__init__(scope, id)
         tester = app.functions[AUTO_TESTER]
         package = app.chalice.node.find_child("ChaliceAppCode").asset_hash  # the app's deployment.zip
@@ -63,24 +67,22 @@ class SmokeRun(Construct):
             reserved_concurrent_executions=1,
             environment={
                 "AUTO_TESTER": app.function_name(AUTO_TESTER),
-                "API_URL": app.endpoint.url,
-                "API_KEY_SECRET_ARN": app.access.key_secret.secret_arn,
                 "APP_PACKAGE": package,
             },
         )
-        app.access.key_secret.grant_read(role)
         self.trigger = triggers.Trigger(
             self,
             "Trigger",
             handler=self.function,
-            execute_after=[app.chalice, app.access],
+            # The API, its key and plan, and the users' bootstrap, which creates the tables the reports read.
+            execute_after=[app.chalice, app.access, database.users.bootstrap],
             execute_on_handler_change=True,
             timeout=Duration.minutes(6),
             invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
         )
         acknowledge(
             self.function,
-            "The smoke run calls the public API like any client and invokes one function; it "
-            "needs no VPC, and runs synchronously once per deploy",
+            "The smoke run invokes one function (the auto-tester, which calls the API); it needs no "
+            "VPC, and runs synchronously once per deploy",
             "L1",
         )

@@ -181,5 +181,5 @@ class HrMigrationStack(Stack):
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 
-        self.smoke_run = SmokeRun(self, "SmokeRun", app=app, settings=settings)
+        self.smoke_run = SmokeRun(self, "SmokeRun", app=app, database=database, settings=settings)
         acknowledge_cdk_handlers(self)

@@ -2,7 +2,9 @@
 and resolve a presented key to its client.
 
 The stage's configured `API_KEY` is a bootstrap admin (`bootstrap`) outside Lambda only: it lets a
-developer run `chalice local` and the tests before any client exists; in AWS every caller is a client.
+developer run `chalice local` and the tests before any client exists. In AWS every caller is a client,
+and one is built in: the auto-tester (`monitor`), whose key is the stack's API key in Secrets Manager
+(`API_KEY_SECRET_ARN`), with the `read` scope only.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from dataclasses import dataclass
 
 from chalicelib.access import usage
 from chalicelib.access.keys import key_hash, new_key
-from chalicelib.access.scopes import ADMIN, SCOPES, parse_scopes
+from chalicelib.access.scopes import ADMIN, READ, SCOPES, parse_scopes
 from chalicelib.db import Database
 from chalicelib.db import clients as table
-from chalicelib.runtime.settings import Settings
+from chalicelib.runtime.log import logger
+from chalicelib.runtime.settings import Settings, cached_secret_text
 
 BOOTSTRAP = "bootstrap"
+MONITOR = "auto-tester"
+RESERVED = (BOOTSTRAP, MONITOR)  # built-in clients' names, never given to a stored client
 DEFAULT_GRACE_SECONDS = 24 * 3600
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -53,8 +58,11 @@ def add(db: Database, name: str, scopes: str, usage_plan_id: str | None = None) 
     """A new client and its key (the key is returned once and stored only as a hash). With a usage plan,
     the client also gets its own usage key on it (an API Gateway API key), made before the client is
     stored and deleted again if storing fails."""
-    if not NAME.match(name or "") or name == BOOTSTRAP:
-        raise ClientError(f"a client name is 1-64 letters, digits, '.', '_' or '-' (not {BOOTSTRAP!r}), got {name!r}")
+    if not NAME.match(name or "") or name in RESERVED:
+        raise ClientError(
+            f"a client name is 1-64 letters, digits, '.', '_' or '-' (not {' or '.join(map(repr, RESERVED))}), "
+            f"got {name!r}"
+        )
     granted = parse_scopes(scopes)
     if table.get_client(db, name) is not None:
         raise _exists(name)
@@ -143,6 +151,22 @@ def bootstrap(settings: Settings, key: str) -> Client | None:
     return None
 
 
+def monitor(settings: Settings, key: str) -> Client | None:
+    """The auto-tester (scheduled, and the smoke run after each deploy) when `key` is the stack's API key
+    (`API_KEY_SECRET_ARN`): it reads, nothing else. API Gateway meters it on that same key, which the
+    stack puts on the usage plan."""
+    if not settings.api_key_secret_arn or not key:
+        return None
+    try:
+        value = cached_secret_text(settings.api_key_secret_arn)
+    except Exception as exc:  # Secrets Manager unreachable, the secret gone: this key is refused, others work
+        logger.error("the auto-tester's key cannot be read", extra={"detail": str(exc)})
+        return None
+    if hmac.compare_digest(key.encode("utf-8", "surrogatepass"), value.encode()):
+        return Client(MONITOR, (READ,), usage_key=value)
+    return None
+
+
 def resolve(db: Database, settings: Settings, key: str) -> Client | None:
     """The client holding `key` (valid, not revoked), or None."""
     if not key:
@@ -151,4 +175,4 @@ def resolve(db: Database, settings: Settings, key: str) -> Client | None:
     if found is not None:
         return found
     row = table.client_for_key(db, key_hash(key), _now_ms())
-    return _client(row) if row else None
+    return _client(row) if row else monitor(settings, key)

@@ -20,7 +20,7 @@ import requests
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib.runtime.log import logger
-from chalicelib.runtime.settings import ConfigurationError, Settings
+from chalicelib.runtime.settings import ConfigurationError, Settings, read_secret_text
 
 DEFAULT_NAMESPACE = "HrMigration/AutoTester"  # the CDK app alarms on this namespace (cdk/hr_infra/monitoring.py)
 DEFAULT_SERVICE = "hr-migration"
@@ -172,12 +172,7 @@ def run_scheduled(env: dict | None = None) -> dict:
 @lru_cache(maxsize=4)
 def api_key(secret_arn: str) -> str:
     """The API key's value, cached for the life of the container."""
-    import boto3
-
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"].strip()
-    if not value:
-        raise ConfigurationError(f"secret {secret_arn} is empty")
-    return value
+    return read_secret_text(secret_arn)
 
 
 def publish(report: Report) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -119,6 +120,31 @@ def read_secret(arn: str, client=None) -> dict:
     return secret
 
 
+def read_secret_text(arn: str, client=None) -> str:
+    """A plain-text Secrets Manager secret (an API key), stripped; an empty one is a ConfigurationError."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager")
+    value = client.get_secret_value(SecretId=arn)["SecretString"].strip()
+    if not value:
+        raise ConfigurationError(f"secret {arn} is empty")
+    return value
+
+
+TEXT_SECRET_SECONDS = 300.0  # a warm container sees a rotated plain-text secret within this long
+_text_secrets: dict[str, tuple[float, str]] = {}
+
+
+def cached_secret_text(arn: str) -> str:
+    """`read_secret_text`, cached per container for `TEXT_SECRET_SECONDS`."""
+    now = time.monotonic()
+    found = _text_secrets.get(arn)
+    if found is None or now - found[0] > TEXT_SECRET_SECONDS:
+        found = _text_secrets[arn] = (now, read_secret_text(arn))
+    return found[1]
+
+
 @lru_cache(maxsize=8)
 def database_secret(arn: str) -> dict:
     """The database credentials secret (JSON: username, password, host, port, dbname), cached per container."""
@@ -175,3 +201,4 @@ def database_login(
 def forget_secrets() -> None:
     """Drop cached secrets (after a rotation made the cached credentials fail)."""
     database_secret.cache_clear()
+    _text_secrets.clear()

@@ -10,7 +10,7 @@ import botocore.session
 import pytest
 
 from chalicelib.access import usage
-from tests.cdk.test_cdk_stacks import as_list, only, resources
+from tests.cdk.test_cdk_stacks import as_list, logical_id, only, resources, role_statements
 from tests.cdk.test_operability import STAGES
 
 # The statuses `chalice local` and the test client answer for these (tests/access/test_scopes_over_http.py).
@@ -74,3 +74,21 @@ def test_the_clients_admin_policy_reaches_this_plans_usage_keys_only(synthesis, 
     on_plan = json.dumps(statements["PutAndFindKeysOnThePlan"]["Resource"])
     assert json.dumps({"Ref": plan_id}) in on_plan and on_plan.endswith('/keys"]]}')
     assert "Condition" not in statements["PutAndFindKeysOnThePlan"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_authorizer_knows_the_auto_tester_by_the_stacks_key_metered_on_the_plan(synthesis, stage):
+    """The auto-tester sends the stack's API key; the authorizer reads it from the same secret (read scope,
+    chalicelib.access.clients.monitor) and names it as the usage key, which sits on the plan."""
+    secret_id = logical_id(synthesis, stage, "AWS::SecretsManager::Secret", "KeyValue")
+    authorizer = resources(synthesis, stage, "AWS::Serverless::Function")["ClientKey"]["Properties"]
+    assert authorizer["Environment"]["Variables"]["API_KEY_SECRET_ARN"] == {"Ref": secret_id}
+    statements = role_statements(synthesis, stage, authorizer["Role"]["Fn::GetAtt"][0])
+    readable = [
+        r for s in statements if "secretsmanager:GetSecretValue" in as_list(s["Action"]) for r in as_list(s["Resource"])
+    ]
+    assert {"Ref": secret_id} in readable
+    key_id, key = only(synthesis, stage, "AWS::ApiGateway::ApiKey")
+    assert secret_id in json.dumps(key["Properties"]["Value"])  # the key's value is the secret's
+    _, plan_key = only(synthesis, stage, "AWS::ApiGateway::UsagePlanKey")
+    assert plan_key["Properties"]["KeyId"] == {"Ref": key_id}

@@ -144,7 +144,11 @@ def test_api_roles_may_call_the_data_api_on_that_cluster_and_read_their_users_se
     app_role = logical_id(synthesis, stage, "AWS::IAM::Role", "AppAppRole")
     expected_secrets = {
         "APIHandler": {secret_id(synthesis, stage, APP_SECRET), secret_id(synthesis, stage, ADMIN_SECRET)},
-        "ClientKey": {secret_id(synthesis, stage, APP_SECRET)},
+        # ... and the stack's API key, by which the authorizer knows the auto-tester (read scope).
+        "ClientKey": {
+            secret_id(synthesis, stage, APP_SECRET),
+            logical_id(synthesis, stage, "AWS::SecretsManager::Secret", "KeyValue"),
+        },
     }
     roles = {role_of(found[name]) for name in API_FUNCTIONS}
     assert len(roles) == 2 and app_role not in roles  # one role each, neither the bulk functions' role

@@ -20,10 +20,11 @@ def secrets_read_by(synthesis, stage: str, role_id: str) -> set[str]:
     }
 
 
-MASTER, APP, ADMIN = (
+MASTER, APP, ADMIN, API_KEY = (
     "DatabaseClusterSecretAttachment",
     "DatabaseUsersAppSecretAttachment",
     "DatabaseUsersAdminSecretAttachment",
+    "AppAccessKeyValue",  # the stack's API key: the authorizer knows the auto-tester by it
 )
 
 
@@ -51,7 +52,8 @@ def test_each_role_reads_only_the_secrets_it_needs(synthesis, stage):
     if SETTINGS[stage].api_uses_data_api:  # the API has roles of its own (test_data_api_access.py)
         assert secrets_read_by(synthesis, stage, app_role) == {APP}
     else:
-        assert secrets_read_by(synthesis, stage, app_role) == {APP, ADMIN}  # the schema routes use the admin user
+        # The schema routes use the admin user; the authorizer (on this role too) reads the stack's API key.
+        assert secrets_read_by(synthesis, stage, app_role) == {APP, ADMIN, API_KEY}
     assert secrets_read_by(synthesis, stage, loader_role) == {APP}
     assert secrets_read_by(synthesis, stage, glue_role) == {APP}
     functions = resources(synthesis, stage, "AWS::Serverless::Function")

@@ -179,15 +179,17 @@ def test_one_dashboard_per_stage_with_the_on_call_figures(synthesis, stage):
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_smoke_run_runs_the_auto_tester_after_the_api_and_key_are_up(synthesis, stage):
+def test_smoke_run_runs_the_auto_tester_after_the_api_key_and_tables_are_up(synthesis, stage):
     template = synthesis.templates[stage]
     (trigger,) = of_type(template, "Custom::Trigger").values()
     plan_key = next(iter(of_type(template, "AWS::ApiGateway::UsagePlanKey")))
-    assert {plan_key, "RestAPI", "AutoTester"} <= set(trigger["DependsOn"])
+    (users,) = of_type(template, "Custom::DatabaseUsers")  # the bootstrap creates the tables
+    assert {plan_key, "RestAPI", "AutoTester", users} <= set(trigger["DependsOn"])
     assert trigger["Properties"]["InvocationType"] == "RequestResponse"
     (handler,) = [f for k, f in of_type(template, "AWS::Lambda::Function").items() if k.startswith("SmokeRunHandler")]
     env = handler["Properties"]["Environment"]["Variables"]
     assert env["AUTO_TESTER"] == {"Ref": "AutoTester"}
+    assert "API_KEY_SECRET_ARN" not in env  # it calls no API itself: the auto-tester does, as its own client
     # A new app package changes the handler, which runs the trigger again.
     assert env["APP_PACKAGE"] in template["Resources"]["AutoTester"]["Properties"]["CodeUri"]["Key"]
 
@@ -212,46 +214,23 @@ class FakeLambda:
         }
 
 
-class FakeSecrets:
-    def get_secret_value(self, SecretId):
-        return {"SecretString": "k"}
-
-
 @pytest.fixture
 def smoke_env(monkeypatch):
-    for name, value in {"AUTO_TESTER": "fn", "API_URL": "https://x/api/", "API_KEY_SECRET_ARN": "arn"}.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AUTO_TESTER", "fn")
 
 
 def test_smoke_handler_passes_when_the_auto_tester_passes(smoke_env):
-    posted = []
     client = FakeLambda(({"ok": False}, False), ({"ok": True, "failures": 0}, False))
-    result = smoke_handler()(
-        {},
-        None,
-        lambda_client=client,
-        secrets_client=FakeSecrets(),
-        http=lambda r, timeout: posted.append(r) or io.BytesIO(b"{}"),
-        attempts=3,
-        pause=0,
-    )
+    result = smoke_handler()({}, None, lambda_client=client, attempts=3, pause=0)
     assert result["ok"] is True and len(client.calls) == 2
-    assert posted[0].full_url == "https://x/api/admin/schema" and posted[0].get_header("X-api-key") == "k"
+    assert client.calls[0]["FunctionName"] == "fn"
     assert json.loads(client.calls[0]["Payload"])["detail-type"] == "Scheduled Event"
 
 
 def test_smoke_handler_fails_the_deploy_when_the_auto_tester_keeps_failing(smoke_env):
     client = FakeLambda(({"ok": False, "failures": 2}, False), ({"errorMessage": "boom"}, True))
     with pytest.raises(RuntimeError, match="smoke run failed after 2 attempts"):
-        smoke_handler()(
-            {},
-            None,
-            lambda_client=client,
-            secrets_client=FakeSecrets(),
-            http=lambda r, timeout: io.BytesIO(b"{}"),
-            attempts=2,
-            pause=0,
-        )
+        smoke_handler()({}, None, lambda_client=client, attempts=2, pause=0)
 
 
 @pytest.fixture

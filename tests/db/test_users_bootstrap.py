@@ -103,3 +103,17 @@ def test_a_delete_leaves_the_users_and_their_rights_in_place(deployment):
         grants = " ".join(row[0] for row in cursor.fetchall())
     app.close()
     assert "SELECT, INSERT, UPDATE, DELETE, CREATE TEMPORARY TABLES, LOCK TABLES" in grants
+
+
+def test_the_bootstrap_creates_the_tables_so_the_first_request_after_a_deploy_finds_them(deployment):
+    users.bootstrap({"RequestType": "Create"})
+    users.bootstrap({"RequestType": "Update"})  # the tables exist now: creating them again changes nothing
+
+    app = databases.connect(login(deployment, "app", "app-pw-1").url())
+    try:
+        app.execute("INSERT INTO `departments` VALUES (1, 'Sales')")
+        for name in TABLES:
+            assert app.query(f"SELECT COUNT(*) FROM `{name}`") == [(1 if name == "departments" else 0,)]
+        assert app.query("SELECT COUNT(*) FROM `quarterly_hires`") == [(0,)]  # derived data too
+    finally:
+        app.close()
