@@ -10,7 +10,7 @@ from constructs import Construct
 
 from .api import API_HANDLER, JOB_REAPER, SCHEDULED_BACKUP, ChaliceApp
 from .database import Database
-from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
+from .nag import S3_READ_WRITE_ACTIONS, acknowledge, allow_tracing, bucket_objects
 
 JOB_WORKER = "JobWorker"  # @app.on_sqs_message(name="job_worker")
 WORKER_TIMEOUT = Duration.minutes(15)
@@ -61,6 +61,7 @@ class JobQueue(Construct):
         database.secret.grant_read(self.worker_role)
         data_bucket.grant_read_write(self.worker_role)
         self.queue.grant_consume_messages(self.worker_role)
+        allow_tracing(self.worker_role)  # traced like every function of the app
         self.worker_role.add_to_policy(
             iam.PolicyStatement(
                 sid="RunTheBackupAndRestoreJobs",

@@ -282,3 +282,24 @@ def test_autotest_cli_reads_the_key_from_a_secret(api, capsys, monkeypatch):
         arn = boto3.client("secretsmanager").create_secret(Name="k", SecretString="good")["ARN"]
         assert cli.main(["autotest", "--url", api, "--api-key-secret", arn]) == 0
     autotester.api_key.cache_clear()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_traced_function_may_send_its_traces(synthesis, stage):
+    from tests.cdk.test_cdk_stacks import as_list, role_statements
+
+    resources = synthesis.templates[stage]["Resources"]
+    traced = {
+        name: fn["Properties"]
+        for name, fn in resources.items()
+        if fn["Type"] in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+        and (
+            fn["Properties"].get("Tracing") == "Active"
+            or fn["Properties"].get("TracingConfig", {}).get("Mode") == "Active"
+        )
+    }
+    assert {"APIHandler", "JobWorker", "S3Loader"} <= set(traced)
+    for name, properties in traced.items():
+        role = properties["Role"]["Fn::GetAtt"][0]
+        actions = {a for s in role_statements(synthesis, stage, role) for a in as_list(s["Action"])}
+        assert "xray:PutTraceSegments" in actions, name
