@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import starmap
 from typing import Any
 
 import pymysql
@@ -29,8 +30,10 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
+from chalicelib.db.summary import quarterly_counts_of_lines
 from chalicelib.rules.compiler import RowSource, row_function
 from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, Table
+from chalicelib.rules.lines import LineShape, line_shape
 from chalicelib.runtime.settings import DatabaseLogin
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
@@ -92,6 +95,15 @@ def _tsv_line(table: Table) -> Any:
     """A function from a typed row of `table` to its line of LOAD DATA text, generated per table (one
     f-string per row; strings escaped only when they hold a tab, newline, carriage return or backslash)."""
     return row_function(_tsv_line_source, table)
+
+
+def _tsv_template(shape: LineShape) -> str:
+    """A `str.format` template from a line's match groups (see `rules.lines`) to its line of LOAD DATA
+    text: the shape's texts are the stored values, and hold nothing to escape."""
+    fields = []
+    for column, at in zip(shape.table.columns, shape.groups):
+        fields.append(f"{{{at}}} {{{at + 3}}}" if column.type == DATETIME else f"{{{at}}}")
+    return "\t".join(fields) + "\n"
 
 
 class MysqlDatabase(Database):
@@ -327,6 +339,17 @@ class MysqlDatabase(Database):
         ahead of the database, e.g. while the old rows are being deleted, in bounded memory)."""
         path = _write_tsv(f"hr-{table.name}-", "".join(map(_tsv_line(table), rows)))
         return self._described(table, _StagedFile(len(rows), path, epoch_datetimes=restored), rows, restored)
+
+    def stage_lines(self, table: Table, chunk: Any) -> StagedRows:
+        """The valid rows of a `loading.lines.LineChunk` as a temporary file of LOAD DATA text: its lines
+        in the common shape straight from their match groups, then its other valid rows."""
+        shape = line_shape(table)
+        text = "".join(starmap(_tsv_template(shape).format, chunk.matches))
+        text += "".join(map(_tsv_line(table), (c.row for c in chunk.valid_others)))
+        staged = _StagedFile(chunk.valid_count, _write_tsv(f"hr-{table.name}-", text), epoch_datetimes=False)
+        if table.name == "hired_employees":
+            staged.quarterly = quarterly_counts_of_lines(chunk)
+        return staged
 
     merging_restores = True
 

@@ -132,6 +132,22 @@ def quarterly_counts(rows: Sequence[Sequence[Any]]) -> QuarterlyCounts:
     return counts
 
 
+def quarterly_counts_of_lines(chunk: Any) -> QuarterlyCounts:
+    """`quarterly_counts` of the valid rows of a `loading.lines.LineChunk` of hired_employees: its lines in
+    the common shape counted by their text (year, month, department_id, job_id), then its other rows."""
+    names = TABLES["hired_employees"].column_names
+    keys = chunk.quarter_keys(names.index("datetime"), (names.index("department_id"), names.index("job_id")))
+    counts: QuarterlyCounts = {}
+    for (year, month, department, job), n in keys.items():
+        key = (int(year), int(department), int(job))
+        quarters = counts.get(key)
+        if quarters is None:
+            quarters = counts[key] = [0, 0, 0, 0]
+        quarters[(int(month) - 1) // 3] += n
+    add_quarterly_counts(counts, quarterly_counts([c.row for c in chunk.valid_others]))
+    return counts
+
+
 _DAY = 86400
 
 

@@ -31,12 +31,13 @@ import io
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import IO, Any, BinaryIO
 
 from chalicelib.db import Database, DatabaseError
-from chalicelib.loading import ingest
+from chalicelib.loading import ingest, lines
 from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import Table
@@ -46,6 +47,7 @@ from chalicelib.runtime.prefetch import Prefetch, tuned_interpreter
 CHUNK_ROWS = 50_000  # per transaction; the report summary's upkeep costs per chunk about as much as 10k rows
 MAX_LINE_BYTES = 1 << 20  # a record of this service is well under 2 KB; 1 MiB without a newline is not CSV
 READ_BYTES = 1 << 20
+CHECK_LINES = 50_000  # plain lines the check pass takes at a time
 KEEP_REJECTIONS = 1000  # rejected rows kept in a LoadResult; all of them go to the log and the report
 REPORT_MIN_REJECTED = 100  # "many rejections": from this many on, a load writes a rejected-rows report
 
@@ -177,20 +179,33 @@ _CSV_ERRORS = {
 }
 
 
-def _records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the record starts, fields) for each record; blank lines are skipped."""
-    reader = csv.reader(text, strict=True)
+def _records(lines: Iterable[str], before: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the record starts, fields) for each record of `lines` (physical lines, as a
+    text stream with ``newline=""`` gives them), numbered after `before` lines; blank lines are skipped."""
+    reader = csv.reader(lines, strict=True)
     line = 0
     try:
         for fields in reader:
-            start, line = line + 1, reader.line_num
+            start, line = before + line + 1, reader.line_num
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
             yield start, fields
     except csv.Error as exc:
         message = str(exc)
         friendly = next((text for key, text in _CSV_ERRORS.items() if key in message), message)
-        raise UnreadableFile(f"not valid CSV: {friendly}", reader.line_num or None) from None
+        raise UnreadableFile(f"not valid CSV: {friendly}", before + reader.line_num or None) from None
+
+
+def _blocks(text: io.TextIOWrapper, size: int) -> Iterator[tuple[int, list[str]]]:
+    """(lines before, up to `size` physical lines) of the text, while its lines are plain (`lines.plain`);
+    from the first block that is not, (lines before, an iterator of the rest of the text's lines)."""
+    before = 0
+    while block := list(islice(text, size)):
+        if not lines.plain(block):
+            yield before, chain(block, text)
+            return
+        yield before, block
+        before += len(block)
 
 
 # -- pass 1: check ----------------------------------------------------------------------------------
@@ -205,16 +220,27 @@ class FileCheck:
 
 
 def check(open_stream: Opener, table: Table, progress: Progress | None = None) -> FileCheck:
-    """Read the whole stream and make sure it can be loaded into `table`; raises UnreadableFile."""
+    """Read the whole stream and make sure it can be loaded into `table`; raises UnreadableFile.
+
+    Plain lines (no quote, no lone carriage return, none too long for the csv reader) are counted
+    without the csv reader: it cannot refuse them, and each is one record of its commas plus one fields.
+    """
     records = matching = 0
     width = len(table.columns)
     with _text(open_stream) as (text, counter):
-        for _, fields in _records(text):
-            records += 1
-            if len(fields) == width:
-                matching += 1
-            if progress is not None and not records & 0xFFFF:
-                progress(records, counter.bytes_read)
+        for before, block in _blocks(text, CHECK_LINES):
+            if isinstance(block, list):
+                records += len(block) - sum(map(str.isspace, block))
+                matching = matching or any(line.count(",") == width - 1 for line in block)
+                if progress is not None:
+                    progress(records, counter.bytes_read)
+                continue
+            for _, fields in _records(block, before):
+                records += 1
+                if len(fields) == width:
+                    matching += 1
+                if progress is not None and not records & 0xFFFF:
+                    progress(records, counter.bytes_read)
         size = counter.bytes_read
     if progress is not None:
         progress(records, size)
@@ -230,7 +256,7 @@ def check(open_stream: Opener, table: Table, progress: Progress | None = None) -
 
 @dataclass
 class _Chunk:
-    candidates: list[validation.Candidate]
+    candidates: Sequence[validation.Candidate]
     prepared: ingest.Prepared
     bytes_read: int
 
@@ -240,21 +266,30 @@ class _Chunk:
 
 def _chunks(open_stream: Opener, db: Database, table: Table, chunk_rows: int) -> Iterator[_Chunk]:
     """The file's records in chunks of field-checked candidates, prepared for their transaction (run on
-    the loader's parsing thread, see `load`)."""
+    the loader's parsing thread, see `load`): plain lines by the line path (`loading.lines`), the rest
+    of the file from the first line that is not plain by the csv reader."""
 
     def chunk(records: list[tuple[int, list[str]]], bytes_read: int) -> _Chunk:
         batch = validation.candidates(table, records)
         return _Chunk(batch, ingest.Prepared.of(db, table, batch), bytes_read)
 
+    records_of = lines.line_records(_records)
     with _text(open_stream) as (text, counter):
-        pending: list[tuple[int, list[str]]] = []
-        for numbered in _records(text):
-            pending.append(numbered)
-            if len(pending) >= chunk_rows:
+        for before, block in _blocks(text, chunk_rows):
+            if isinstance(block, list):
+                read = lines.LineChunk(table, "".join(block), before, records_of)
+                if read.records:
+                    batch = lines.Lazy(read.records, read.candidates)
+                    yield _Chunk(batch, lines.prepared(db, table, read), counter.bytes_read)
+                continue
+            pending: list[tuple[int, list[str]]] = []
+            for numbered in _records(block, before):
+                pending.append(numbered)
+                if len(pending) >= chunk_rows:
+                    yield chunk(pending, counter.bytes_read)
+                    pending = []
+            if pending:
                 yield chunk(pending, counter.bytes_read)
-                pending = []
-        if pending:
-            yield chunk(pending, counter.bytes_read)
 
 
 @dataclass

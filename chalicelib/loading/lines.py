@@ -1,0 +1,139 @@
+"""The loader's line path: a chunk of plain lines (no quote, no lone carriage return) read with one
+regular expression per table (`rules.lines`) instead of a csv record and typed values per field.
+
+Lines in the table's common shape become the chunk's rows as the match's text groups: their ids,
+referenced ids and summary counts are taken from those in bulk, and the backend stages them with one
+template (`Database.stage_lines`). Every other line goes through the csv reader and the full rules, as
+on the record path. When a chunk cannot be classified in bulk (a stored or repeated id, a missing
+reference) it is read again whole the record path's way (`candidates`), so the outcome is the rules'.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from itertools import compress
+from operator import itemgetter
+from typing import Any
+
+from chalicelib.rules import validation
+from chalicelib.rules.dictionary import DATETIME, INTEGER, Table
+from chalicelib.rules.lines import LineShape, line_shape
+
+
+def plain(lines: Sequence[str]) -> bool:
+    """Whether `lines` (physical lines, with their line breaks) can take the line path: no quote (a quoted
+    field may span lines), no carriage return but before a line feed, no line the csv reader refuses as
+    too long."""
+    text = "".join(lines)
+    if '"' in text:
+        return False
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return False
+    return max(map(len, lines), default=0) <= csv.field_size_limit()
+
+
+class Lazy(Sequence):
+    """A sequence of `size` items worked out only when something reads them (the chunk's rare path)."""
+
+    def __init__(self, size: int, make: Callable[[], list]):
+        self._size, self._make, self._items = size, make, None
+
+    def _all(self) -> list:
+        if self._items is None:
+            self._items = self._make()
+        return self._items
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index):
+        return self._all()[index]
+
+    def __iter__(self):
+        return iter(self._all())
+
+
+class LineChunk:
+    """The records of consecutive plain lines of a file (`text`) that come after `before` lines.
+    `records_of(text, before)` reads lines as the record path does."""
+
+    def __init__(self, table: Table, text: str, before: int, records_of: Callable[[str, int], Iterator]):
+        self.table, self.text, self.before = table, text, before
+        shape: LineShape = line_shape(table)
+        self.shape = shape
+        matches = shape.pattern.findall(text)
+        other = shape.other
+        # A match with an empty first group is a line not in the shape (or the empty match at the end).
+        in_shape = [bool(m[0]) for m in matches]
+        self.matches = list(compress(matches, in_shape))
+        others = [
+            (before + i, m[other]) for i, m in enumerate(matches) if not m[0] and m[other] and not m[other].isspace()
+        ]
+        self.others = validation.candidates(table, (record for n, line in others for record in records_of(line, n)))
+        self.valid_others = [c for c in self.others if c.row is not None]
+        self.invalid = [c for c in self.others if c.row is None]
+        self._records_of = records_of
+        self.records = len(self.matches) + len(self.others)
+        self.valid_count = len(self.matches) + len(self.valid_others)
+
+    def column(self, index: int, part: int = 0) -> list[str]:
+        """The text of column `index` (its group `part`) of every line in the shape."""
+        return list(map(itemgetter(self.shape.groups[index] + part), self.matches))
+
+    def ids(self) -> list[int]:
+        return [*map(int, self.column(0)), *(c.row[0] for c in self.valid_others)]
+
+    def referenced(self) -> dict[str, set[int]]:
+        """Per referenced table, the ids the chunk's valid rows name."""
+        out = {}
+        for i, column in enumerate(self.table.columns):
+            if column.references:
+                named = set(map(int, set(self.column(i))))
+                named.update(c.row[i] for c in self.valid_others)
+                out[column.references] = named
+        return out
+
+    def rows(self) -> list[tuple]:
+        """The valid rows as typed values (lines in the shape first, then the others)."""
+        makers = []
+        for i, column in enumerate(self.table.columns):
+            at = self.shape.groups[i]
+            if column.type == INTEGER:
+                makers.append(lambda m, at=at: int(m[at]))
+            elif column.type == DATETIME:
+                makers.append(lambda m, at=at: datetime.fromisoformat(f"{m[at]}T{m[at + 3]}"))
+            else:
+                makers.append(itemgetter(at))
+        typed = [tuple(make(m) for make in makers) for m in self.matches]
+        return typed + [c.row for c in self.valid_others]
+
+    def candidates(self) -> list[validation.Candidate]:
+        """Every record of the chunk as the record path reads it (csv reader, then the rules)."""
+        return validation.candidates(self.table, self._records_of(self.text, self.before))
+
+    def quarter_keys(self, year_at: int, reference_at: Sequence[int]) -> Counter:
+        """Counts of (year, month, referenced ids...) texts of the lines in the shape, for the summary."""
+        at = self.shape.groups[year_at]
+        keys = itemgetter(at + 1, at + 2, *(self.shape.groups[i] for i in reference_at))
+        return Counter(map(keys, self.matches))
+
+
+def prepared(db: Any, table: Table, chunk: LineChunk):
+    """The chunk as `ingest.Prepared`: its lookups, rows (typed only if something reads them) and staging."""
+    from chalicelib.loading import ingest
+
+    ids = chunk.ids()
+    valid = Lazy(chunk.valid_count, lambda: [c for c in chunk.candidates() if c.row is not None])
+    # As many ids as valid rows (no id repeats) is one of `classify`'s conditions for the bulk case.
+    found = validation.Lookups(set(ids), chunk.referenced(), valid, chunk.invalid)
+    rows = Lazy(chunk.valid_count, chunk.rows)
+    return ingest.Prepared(found, rows, db.stage_lines(table, chunk))
+
+
+def line_records(parse: Callable[[Any, int], Iterator]) -> Callable[[str, int], Iterator]:
+    """Records of a text of whole lines, numbered after `before` lines (the record path's reader)."""
+    return lambda text, before: parse(io.StringIO(text, newline=""), before)
