@@ -30,6 +30,7 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
+from chalicelib.db.mysql_keys import KEYS_DEFERRED, DeferredKeys
 from chalicelib.db.summary import quarterly_counts_of_lines
 from chalicelib.rules.compiler import RowSource, row_function
 from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, Table
@@ -106,7 +107,7 @@ def _tsv_template(shape: LineShape) -> str:
     return "\t".join(fields) + "\n"
 
 
-class MysqlDatabase(Database):
+class MysqlDatabase(DeferredKeys, Database):
     dialect = "mysql"
     placeholder = "%s"
     summary_table_options = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
@@ -380,6 +381,7 @@ class MysqlDatabase(Database):
             # The database itself does not exist yet on a fresh server: create it, then the tables.
             self._create_database()
         super().create_schema()
+        self.restore_deferred_keys()
 
     def _create_database(self) -> None:
         """Create this backend's database on the server (a fresh server has none)."""
@@ -397,15 +399,7 @@ class MysqlDatabase(Database):
         statements = []
         for table in tables_in_order():
             parts = self.column_sql(table) + [f"PRIMARY KEY ({self.q(table.key)})"]
-            for column in table.references:
-                parts.append(f"KEY {self.q(f'ix_{column.name}')} ({self.q(column.name)})")
-                parts.append(
-                    f"CONSTRAINT {self.q(f'fk_{table.name}_{column.name}')} FOREIGN KEY ({self.q(column.name)}) "
-                    f"REFERENCES {self.q(column.references)} ({self.q('id')})"
-                )
-            for column in table.columns:
-                if column.type == DATETIME:
-                    parts.append(f"KEY {self.q(f'ix_{column.name}')} ({self.q(column.name)})")
+            parts += [definition for _, _, definition in self.secondary_keys(table)]
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} ({', '.join(parts)}) "
                 "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
@@ -427,7 +421,11 @@ class MysqlDatabase(Database):
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
         statements.append(self._quarterly_hires_ddl())
+        statements.append(self._keys_deferred_ddl())
         return statements
+
+    def _drop_statements(self) -> list[str]:
+        return [*super()._drop_statements(), f"DROP TABLE IF EXISTS {self.q(KEYS_DEFERRED)}"]
 
     def _on_conflict(self, key: Sequence[str], assignments: Sequence[tuple[str, str]]) -> str:
         # MySQL upserts on any unique key; VALUES(col) is the incoming value.

@@ -28,17 +28,15 @@ import codecs
 import contextlib
 import csv
 import io
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 from chalicelib.db import Database, DatabaseError
 from chalicelib.loading import ingest, lines
-from chalicelib.reports.spreadsheet import safe_cell
+from chalicelib.loading.rejected_report import RejectedRowsReport
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import Table
 from chalicelib.runtime.log import logger
@@ -47,6 +45,9 @@ from chalicelib.runtime.prefetch import Prefetch, tuned_interpreter
 CHUNK_ROWS = 50_000  # per transaction; the report summary's upkeep costs per chunk about as much as 10k rows
 MAX_LINE_BYTES = 1 << 20  # a record of this service is well under 2 KB; 1 MiB without a newline is not CSV
 READ_BYTES = 1 << 20
+# From this many records on, a load into an empty table defers its secondary keys (`Database.keys_deferred`):
+# building them once costs less than keeping them up to date row by row (docs/loading.md has the figures).
+DEFER_KEYS_MIN_ROWS = 100_000
 CHECK_LINES = 50_000  # plain lines the check pass takes at a time
 KEEP_REJECTIONS = 1000  # rejected rows kept in a LoadResult; all of them go to the log and the report
 REPORT_MIN_REJECTED = 100  # "many rejections": from this many on, a load writes a rejected-rows report
@@ -350,10 +351,13 @@ def load(
     if checked is None:
         checked = check(open_stream, table)
     result = LoadResult(table=table.name, source=source)
+    db.restore_deferred_keys()  # a load that died with its table's keys dropped: build them first
+    # A large first load goes into the primary key alone; the other keys are built once, at the end.
+    deferring = db.keys_deferred(table) if checked.records >= DEFER_KEYS_MIN_ROWS else contextlib.nullcontext()
     try:
         # The next chunk is parsed and field-checked on a thread while this one is in its transaction.
         parsed = _chunks(open_stream, db, table, chunk_rows)
-        with tuned_interpreter(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
+        with deferring, tuned_interpreter(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
             for chunk in chunks:
                 try:
                     batch = ingest.insert_candidates(db, table, chunk.candidates, source, prepared=chunk.prepared)
@@ -391,69 +395,6 @@ def load(
         extra={k: v for k, v in result.to_dict(rejections=False).items() if k != "rejected"},
     )
     return result
-
-
-# -- rejected-rows report ---------------------------------------------------------------------------
-
-
-class _Utf8:
-    """What csv.writer writes to: text, encoded into a binary file."""
-
-    def __init__(self, binary: BinaryIO):
-        self._binary = binary
-
-    def write(self, text: str) -> int:
-        self._binary.write(text.encode("utf-8"))
-        return len(text)
-
-
-class RejectedRowsReport:
-    """The rejected rows of one load as a CSV for people: `line`, `reasons`, then the row's own fields.
-
-    Spooled: kept in memory while small, in a temporary file beyond that.
-    """
-
-    def __init__(self, table: Table, spool_bytes: int = 4 << 20):
-        self.table = table
-        self.count = 0
-        # Kept open for the report's lifetime; close() (or leaving the with block) closes it.
-        self._file = tempfile.SpooledTemporaryFile(max_size=spool_bytes, mode="w+b")  # noqa: SIM115
-        self._writer = csv.writer(_Utf8(self._file), lineterminator="\n")
-        self._writer.writerow(["line", "reasons", *table.column_names])
-
-    def add(self, rejected: Iterable[validation.Candidate]) -> None:
-        for cand in rejected:
-            raw = cand.raw
-            fields = (
-                list(raw) if isinstance(raw, (list, tuple)) else [raw.get(name) for name in self.table.column_names]
-            )
-            self._writer.writerow([cand.position, "; ".join(cand.reasons), *map(safe_cell, fields)])
-            self.count += 1
-
-    def fileobj(self) -> BinaryIO:
-        """The report's bytes, from the start (for an upload)."""
-        self._file.flush()
-        self._file.seek(0)
-        return self._file
-
-    def save(self, path: str) -> str:
-        """Write the report to `path` (atomically: a reader never sees half a report)."""
-        partial = f"{path}.partial"
-        with open(partial, "wb") as out:
-            src = self.fileobj()
-            while block := src.read(READ_BYTES):
-                out.write(block)
-        os.replace(partial, path)
-        return path
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> RejectedRowsReport:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 def open_file(path: str) -> Opener:
