@@ -9,8 +9,11 @@ so a load killed between the drop and the rebuild leaves the keys missing only u
 `schema create`. A named lock, held by the loading connection for the whole deferral, keeps a second
 loader off the path, and tells the recovery that a deferral is in progress rather than abandoned.
 
-Relies on the core's `q`, `query`, `execute` and `database`, and on the restore engine's
-`missing_references`.
+While the keys are deferred, the reports' summary is not kept up per chunk either: it is rebuilt with
+the keys (and by the recovery), so it lags the rows of a first load until the load ends.
+
+Relies on the core's `q`, `query`, `execute` and `database`, the summary's `after_insert` and
+`rebuild_derived`, and the restore engine's `missing_references`.
 """
 
 from __future__ import annotations
@@ -83,13 +86,30 @@ class DeferredKeys:
             return
         try:
             deferred = self._defer(table)
+            if deferred:
+                self.summary_owed.add(table.name)
             try:
                 yield deferred
             finally:
                 if deferred:
+                    self.summary_owed.discard(table.name)
                     self._restore(table)
         finally:
             self._unlock(table)
+
+    @property
+    def summary_owed(self) -> set[str]:
+        """Tables whose rows this process is loading with their keys deferred: their share of the
+        reports' summary is not kept up chunk by chunk but computed once when the keys are rebuilt (one
+        GROUP BY on the server instead of an upsert per chunk), so it lags the rows until then."""
+        owed = self.__dict__.get("_summary_owed")
+        if owed is None:
+            owed = self.__dict__["_summary_owed"] = set()
+        return owed
+
+    def after_insert(self, table: Table, rows, staged=None) -> None:
+        if table.name not in self.summary_owed:
+            super().after_insert(table, rows, staged)
 
     def _defer(self, table: Table) -> bool:
         try:
@@ -117,7 +137,8 @@ class DeferredKeys:
         return True
 
     def _restore(self, table: Table) -> bool:
-        """Add `table`'s missing secondary keys (in one ALTER), then remove its deferral record. True when
+        """Add `table`'s missing secondary keys (in one ALTER), rebuild the reports' summary, then remove
+        its deferral record. True when
         a deferral was recorded. Foreign keys are added without a row-by-row check (the rows were
         loaded through the rules): their references are checked once, after, with the indexes in place."""
         recorded = self.query(f"SELECT 1 FROM {self.q(KEYS_DEFERRED)} WHERE {self.q('table_name')} = %s", [table.name])
@@ -131,6 +152,7 @@ class DeferredKeys:
                 self.execute(f"ALTER TABLE {self.q(table.name)} {', '.join(adds)}")
             finally:
                 self._resume_reference_checks()
+        self.rebuild_derived()  # the summary the deferred load did not keep up
         self.execute(f"DELETE FROM {self.q(KEYS_DEFERRED)} WHERE {self.q('table_name')} = %s", [table.name])
         missing = {
             column.name: self.missing_references(table, column.name, TABLES[column.references], limit=10)

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from itertools import compress
-from operator import itemgetter
+from operator import itemgetter, not_
 from typing import Any
 
 from chalicelib.rules import validation
@@ -68,10 +68,12 @@ class LineChunk:
         matches = shape.pattern.findall(text)
         other = shape.other
         # A match with an empty first group is a line not in the shape (or the empty match at the end).
-        in_shape = [bool(m[0]) for m in matches]
+        in_shape = list(map(bool, map(itemgetter(0), matches)))
         self.matches = list(compress(matches, in_shape))
         others = [
-            (before + i, m[other]) for i, m in enumerate(matches) if not m[0] and m[other] and not m[other].isspace()
+            (before + i, matches[i][other])
+            for i in compress(range(len(matches)), map(not_, in_shape))
+            if matches[i][other] and not matches[i][other].isspace()
         ]
         self.others = validation.candidates(table, (record for n, line in others for record in records_of(line, n)))
         self.valid_others = [c for c in self.others if c.row is not None]

@@ -48,7 +48,9 @@ READ_BYTES = 1 << 20
 # From this many records on, a load into an empty table defers its secondary keys (`Database.keys_deferred`):
 # building them once costs less than keeping them up to date row by row (docs/loading.md has the figures).
 DEFER_KEYS_MIN_ROWS = 100_000
+FIRST_CHUNK_ROWS = 5_000
 CHECK_LINES = 50_000  # plain lines the check pass takes at a time
+LINE_PATH = True  # False: every record through the csv reader (the benchmark measures both)
 KEEP_REJECTIONS = 1000  # rejected rows kept in a LoadResult; all of them go to the log and the report
 REPORT_MIN_REJECTED = 100  # "many rejections": from this many on, a load writes a rejected-rows report
 
@@ -197,11 +199,16 @@ def _records(lines: Iterable[str], before: int = 0) -> Iterator[tuple[int, list[
         raise UnreadableFile(f"not valid CSV: {friendly}", before + reader.line_num or None) from None
 
 
-def _blocks(text: io.TextIOWrapper, size: int) -> Iterator[tuple[int, list[str]]]:
-    """(lines before, up to `size` physical lines) of the text, while its lines are plain (`lines.plain`);
-    from the first block that is not, (lines before, an iterator of the rest of the text's lines)."""
-    before = 0
-    while block := list(islice(text, size)):
+def _blocks(text: io.TextIOWrapper, size: int, first: int | None = None) -> Iterator[tuple[int, Any]]:
+    """(lines before, up to `size` physical lines; `first` in the first block) of the text, while its lines
+    are plain (`lines.plain`); from the first block that is not, (lines before, an iterator of the rest of
+    the text's lines)."""
+    if not LINE_PATH:
+        yield 0, text
+        return
+    before, take = 0, first or size
+    while block := list(islice(text, take)):
+        take = size
         if not lines.plain(block):
             yield before, chain(block, text)
             return
@@ -276,7 +283,8 @@ def _chunks(open_stream: Opener, db: Database, table: Table, chunk_rows: int) ->
 
     records_of = lines.line_records(_records)
     with _text(open_stream) as (text, counter):
-        for before, block in _blocks(text, chunk_rows):
+        # A small first chunk: the database starts on it while the parsing thread reads the next.
+        for before, block in _blocks(text, chunk_rows, min(chunk_rows, FIRST_CHUNK_ROWS)):
             if isinstance(block, list):
                 read = lines.LineChunk(table, "".join(block), before, records_of)
                 if read.records:
