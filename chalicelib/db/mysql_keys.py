@@ -9,8 +9,9 @@ so a load killed between the drop and the rebuild leaves the keys missing only u
 `schema create`. A named lock, held by the loading connection for the whole deferral, keeps a second
 loader off the path, and tells the recovery that a deferral is in progress rather than abandoned.
 
-While the keys are deferred, the reports' summary is not kept up per chunk either: it is rebuilt with
-the keys (and by the recovery), so it lags the rows of a first load until the load ends.
+While the keys are deferred, the reports' summary is not written per chunk either: the load's counts
+are added with the keys (the recovery rebuilds the summary), so it lags the rows of a first load until
+the load ends.
 
 Relies on the core's `q`, `query`, `execute` and `database`, the summary's `after_insert` and
 `rebuild_derived`, and the restore engine's `missing_references`.
@@ -19,9 +20,12 @@ Relies on the core's `q`, `query`, `execute` and `database`, the summary's `afte
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from chalicelib.db.errors import DatabaseError
+from chalicelib.db.staging import StagedRows
+from chalicelib.db.summary import QuarterlyCounts, add_quarterly_counts, quarterly_counts
 from chalicelib.rules.dictionary import DATETIME, TABLES, Column, Table
 from chalicelib.runtime.log import logger
 
@@ -87,29 +91,46 @@ class DeferredKeys:
         try:
             deferred = self._defer(table)
             if deferred:
-                self.summary_owed.add(table.name)
+                self._owed()[table.name] = ({}, [])
+            completed = False
             try:
                 yield deferred
+                completed = True
             finally:
                 if deferred:
-                    self.summary_owed.discard(table.name)
-                    self._restore(table)
+                    committed, _ = self._owed().pop(table.name)
+                    # Counted as the chunks committed; after a failure, recounted from the table.
+                    self._restore(table, committed if completed else None)
         finally:
             self._unlock(table)
 
-    @property
-    def summary_owed(self) -> set[str]:
-        """Tables whose rows this process is loading with their keys deferred: their share of the
-        reports' summary is not kept up chunk by chunk but computed once when the keys are rebuilt (one
-        GROUP BY on the server instead of an upsert per chunk), so it lags the rows until then."""
-        owed = self.__dict__.get("_summary_owed")
-        if owed is None:
-            owed = self.__dict__["_summary_owed"] = set()
-        return owed
+    def _owed(self) -> dict[str, tuple[QuarterlyCounts, list[QuarterlyCounts]]]:
+        """Per table loading with its keys deferred: its rows' share of the reports' summary, committed
+        and in the open transaction. Not written chunk by chunk (an upsert per chunk costs the server
+        about as much as the chunk's rows) but once, with the keys: the summary lags the load's rows."""
+        return self.__dict__.setdefault("_summary_owed", {})
 
-    def after_insert(self, table: Table, rows, staged=None) -> None:
-        if table.name not in self.summary_owed:
+    def after_insert(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None = None) -> None:
+        owed = self._owed().get(table.name)
+        if owed is None:
             super().after_insert(table, rows, staged)
+        elif rows:
+            staged = StagedRows.holding(staged, rows)
+            owed[1].append(
+                staged.quarterly if staged is not None and staged.quarterly is not None else quarterly_counts(rows)
+            )
+
+    def _commit(self, conn: Any) -> None:
+        super()._commit(conn)
+        for committed, pending in self._owed().values():
+            for counts in pending:
+                add_quarterly_counts(committed, counts)
+            pending.clear()
+
+    def _roll_back(self, conn: Any, exc: BaseException) -> None:
+        for _, pending in self._owed().values():
+            pending.clear()
+        super()._roll_back(conn, exc)
 
     def _defer(self, table: Table) -> bool:
         try:
@@ -136,9 +157,9 @@ class DeferredKeys:
             return False
         return True
 
-    def _restore(self, table: Table) -> bool:
-        """Add `table`'s missing secondary keys (in one ALTER), rebuild the reports' summary, then remove
-        its deferral record. True when
+    def _restore(self, table: Table, summary: QuarterlyCounts | None = None) -> bool:
+        """Add `table`'s missing secondary keys (in one ALTER), add the load's `summary` to the reports'
+        summary (None: rebuild it from the tables), then remove its deferral record. True when
         a deferral was recorded. Foreign keys are added without a row-by-row check (the rows were
         loaded through the rules): their references are checked once, after, with the indexes in place."""
         recorded = self.query(f"SELECT 1 FROM {self.q(KEYS_DEFERRED)} WHERE {self.q('table_name')} = %s", [table.name])
@@ -152,7 +173,11 @@ class DeferredKeys:
                 self.execute(f"ALTER TABLE {self.q(table.name)} {', '.join(adds)}")
             finally:
                 self._resume_reference_checks()
-        self.rebuild_derived()  # the summary the deferred load did not keep up
+        if summary is None:
+            self.rebuild_derived()  # the summary a deferred load did not keep up: recounted
+        elif summary:
+            with self.transaction():
+                self._add_quarterly_hires(summary, sign=1)
         self.execute(f"DELETE FROM {self.q(KEYS_DEFERRED)} WHERE {self.q('table_name')} = %s", [table.name])
         missing = {
             column.name: self.missing_references(table, column.name, TABLES[column.references], limit=10)

@@ -137,7 +137,7 @@ def test_a_load_killed_between_dropping_and_building_the_keys_leaves_them_to_the
 
 def test_schema_create_rebuilds_the_keys_of_an_abandoned_deferral(mysql_db, files, mysql_admin_url):
     with pytest.raises(KeyboardInterrupt), mysql_db.keys_deferred(HIRED_EMPLOYEES):
-        mysql_db._restore = lambda table: False  # the process "dies" before its rebuild
+        mysql_db._restore = lambda table, summary=None: False  # the process "dies" before its rebuild
         raise KeyboardInterrupt
     del mysql_db._restore
     mysql_db.close()  # its connection, and the lock with it, goes
@@ -149,3 +149,20 @@ def test_schema_create_rebuilds_the_keys_of_an_abandoned_deferral(mysql_db, file
         admin.close()
     assert keys(mysql_db) == SECONDARY
     assert mysql_db.query("SELECT COUNT(*) FROM keys_deferred") == [(0,)]
+
+
+def test_a_deferred_load_that_fails_part_way_builds_the_keys_and_recounts_the_summary(mysql_db, files, monkeypatch):
+    real, calls = ingest.insert_candidates, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise databases.DatabaseUnavailable("connection lost")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "insert_candidates", failing_second)
+    with pytest.raises(loader.LoadStopped):
+        loader.load(mysql_db, HIRED_EMPLOYEES, loader.open_file(str(files)), "he.csv", chunk_rows=CHUNK)
+    assert keys(mysql_db) == SECONDARY
+    assert 0 < mysql_db.counts()["hired_employees"] <= CHUNK
+    assert mysql_db.check_consistency().ok  # the summary counts the committed chunk exactly
