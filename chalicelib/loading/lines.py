@@ -82,6 +82,16 @@ class LineChunk:
         self.records = len(self.matches) + len(self.others)
         self.valid_count = len(self.matches) + len(self.valid_others)
 
+    def release(self) -> None:
+        """Free the match groups (the bulk of the chunk's memory) once the rows are staged; `rows()`
+        reads the text again if it is needed after all."""
+        self.matches = None
+
+    def _matches(self) -> list[tuple]:
+        if self.matches is None:
+            self.matches = [m for m in self.shape.pattern.findall(self.text) if m[0]]
+        return self.matches
+
     def column(self, index: int, part: int = 0) -> list[str]:
         """The text of column `index` (its group `part`) of every line in the shape."""
         return list(map(itemgetter(self.shape.groups[index] + part), self.matches))
@@ -110,7 +120,7 @@ class LineChunk:
                 makers.append(lambda m, at=at: datetime.fromisoformat(f"{m[at]}T{m[at + 3]}"))
             else:
                 makers.append(itemgetter(at))
-        typed = [tuple(make(m) for make in makers) for m in self.matches]
+        typed = [tuple(make(m) for make in makers) for m in self._matches()]
         return typed + [c.row for c in self.valid_others]
 
     def candidates(self) -> list[validation.Candidate]:
@@ -133,7 +143,9 @@ def prepared(db: Any, table: Table, chunk: LineChunk):
     # As many ids as valid rows (no id repeats) is one of `classify`'s conditions for the bulk case.
     found = validation.Lookups(set(ids), chunk.referenced(), valid, chunk.invalid)
     rows = Lazy(chunk.valid_count, chunk.rows)
-    return ingest.Prepared(found, rows, db.stage_lines(table, chunk))
+    staged = db.stage_lines(table, chunk)
+    chunk.release()
+    return ingest.Prepared(found, rows, staged)
 
 
 def line_records(parse: Callable[[Any, int], Iterator]) -> Callable[[str, int], Iterator]:
