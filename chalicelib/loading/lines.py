@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from itertools import compress
 from operator import itemgetter, not_
 from typing import Any
@@ -28,12 +30,35 @@ def plain(lines: Sequence[str]) -> bool:
     """Whether `lines` (physical lines, with their line breaks) can take the line path: no quote (a quoted
     field may span lines), no carriage return but before a line feed, no line the csv reader refuses as
     too long."""
-    text = "".join(lines)
-    if '"' in text:
+    return plain_text("".join(lines), max(map(len, lines), default=0))
+
+
+def plain_text(text: str, longest: int | None = None) -> bool:
+    """`plain` for a text of whole lines (`longest`: its longest line's length, if known)."""
+    if '"' in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return False
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
-        return False
-    return max(map(len, lines), default=0) <= csv.field_size_limit()
+    if longest is None:
+        longest = max(map(len, text.split("\n"))) if len(text) > csv.field_size_limit() else 0
+    return longest <= csv.field_size_limit()
+
+
+_BLANK = re.compile(r"^[^\S\n]*\n", re.MULTILINE)
+
+
+def count_records(text: str) -> int:
+    """The records of a plain text of whole lines: its lines but the blank ones (the csv reader skips them)."""
+    last = text[text.rfind("\n") + 1 :]  # a last line without its line break
+    return text.count("\n") - len(_BLANK.findall(text)) + (last != "" and not last.isspace())
+
+
+@cache
+def _with_fields(width: int) -> re.Pattern:
+    return re.compile(r"^[^,\n]*" + r"(?:,[^,\n]*)" * (width - 1) + "$", re.MULTILINE)
+
+
+def has_record_of(text: str, width: int) -> bool:
+    """Whether a plain text has a line of `width` fields."""
+    return _with_fields(width).search(text) is not None
 
 
 class Lazy(Sequence):

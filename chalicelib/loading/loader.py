@@ -202,6 +202,32 @@ def _records(lines: Iterable[str], before: int = 0) -> Iterator[tuple[int, list[
         raise UnreadableFile(f"not valid CSV: {friendly}", before + reader.line_num or None) from None
 
 
+class _Pieces:
+    """The text in pieces of whole physical lines (the last may lack its line break)."""
+
+    def __init__(self, text: io.TextIOWrapper):
+        self.text, self.carry = text, ""
+
+    def __iter__(self) -> Iterator[str]:
+        while block := self.text.read(READ_BYTES):
+            block = self.carry + block
+            cut = block.rfind("\n") + 1
+            if block.endswith("\r"):  # its \n may be in the next block
+                cut = block.rfind("\n", 0, len(block) - 1) + 1
+            self.carry = block[cut:]
+            if cut:
+                yield block[:cut]
+        if self.carry:
+            last, self.carry = self.carry, ""
+            yield last
+
+    def rest(self, piece: str) -> Iterator[str]:
+        """The physical lines from `piece` (the last one yielded) to the end of the text."""
+        # The partial line read ahead is completed from the text, so that no line is cut in two.
+        head = piece + self.carry + (self.text.readline() if self.carry else "")
+        return chain(io.StringIO(head, newline=""), self.text)
+
+
 def _blocks(text: io.TextIOWrapper, size: int, first: int | None = None) -> Iterator[tuple[int, Any]]:
     """(lines before, up to `size` physical lines; `first` in the first block) of the text, while its lines
     are plain (`lines.plain`); from the first block that is not, (lines before, an iterator of the rest of
@@ -239,19 +265,25 @@ def check(open_stream: Opener, table: Table, progress: Progress | None = None) -
     records = matching = 0
     width = len(table.columns)
     with _text(open_stream) as (text, counter):
-        for before, block in _blocks(text, CHECK_LINES):
-            if isinstance(block, list):
-                records += len(block) - sum(map(str.isspace, block))
-                matching = matching or any(line.count(",") == width - 1 for line in block)
-                if progress is not None:
-                    progress(records, counter.bytes_read)
-                continue
-            for _, fields in _records(block, before):
-                records += 1
-                if len(fields) == width:
-                    matching += 1
-                if progress is not None and not records & 0xFFFF:
-                    progress(records, counter.bytes_read)
+        before, rest, pieces = 0, None, _Pieces(text)
+        for piece in pieces if LINE_PATH else ():
+            if not lines.plain_text(piece):
+                # From here on, the csv reader (a quote may open a field that spans lines).
+                rest = pieces.rest(piece)
+                break
+            records += lines.count_records(piece)
+            matching = matching or lines.has_record_of(piece, width)
+            before += piece.count("\n")
+            if progress is not None:
+                progress(records, counter.bytes_read)
+        else:
+            rest = text if not LINE_PATH else None
+        for _, fields in _records(rest or (), before):
+            records += 1
+            if len(fields) == width:
+                matching += 1
+            if progress is not None and not records & 0xFFFF:
+                progress(records, counter.bytes_read)
         size = counter.bytes_read
     if progress is not None:
         progress(records, size)

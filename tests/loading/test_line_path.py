@@ -117,3 +117,17 @@ def test_a_file_with_quotes_switches_to_the_csv_reader_from_its_block_and_number
     assert (
         messages[0] == messages[1] == "line 9: not valid CSV: a quoted field is not closed before the end of the file"
     )
+
+
+@pytest.mark.parametrize("read_bytes", [7, 64, 1 << 20])
+def test_the_check_pass_counts_plain_pieces_as_the_csv_reader_counts_records(monkeypatch, read_bytes):
+    monkeypatch.setattr(loader, "READ_BYTES", read_bytes)
+    table = TABLES["jobs"]
+    rows = [f"{i},Job {i}" if i % 7 else "  " for i in range(1, 40)]
+    for text in (
+        "\r\n".join(rows) + "\r\n",
+        "\n".join(rows),
+        "\n".join(rows[:20]) + '\n21,"Multi\r\nline"\n' + "\r\n".join(rows[21:]),
+    ):
+        expected = record_path(table, text)
+        assert loader.check(loader.open_bytes(text.encode()), table).records == len(expected), text
