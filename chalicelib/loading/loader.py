@@ -31,7 +31,7 @@ import io
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import chain
 from typing import IO, Any
 
 from chalicelib.db import Database, DatabaseError
@@ -52,7 +52,7 @@ DEFER_KEYS_MIN_ROWS = 100_000
 # transaction, which halves the per-chunk costs (the summary's upsert is about as costly as 10k rows).
 LINE_CHUNK_ROWS = 2 * CHUNK_ROWS
 FIRST_CHUNK_ROWS = 5_000
-CHECK_LINES = 50_000  # plain lines the check pass takes at a time
+PIECE_CHARS = 1 << 16  # the load reads plain text in pieces of whole lines of about this size
 LINE_PATH = True  # False: every record through the csv reader (the benchmark measures both)
 KEEP_REJECTIONS = 1000  # rejected rows kept in a LoadResult; all of them go to the log and the report
 REPORT_MIN_REJECTED = 100  # "many rejections": from this many on, a load writes a rejected-rows report
@@ -205,11 +205,11 @@ def _records(lines: Iterable[str], before: int = 0) -> Iterator[tuple[int, list[
 class _Pieces:
     """The text in pieces of whole physical lines (the last may lack its line break)."""
 
-    def __init__(self, text: io.TextIOWrapper):
-        self.text, self.carry = text, ""
+    def __init__(self, text: io.TextIOWrapper, size: int | None = None):
+        self.text, self.size, self.carry = text, size, ""
 
     def __iter__(self) -> Iterator[str]:
-        while block := self.text.read(READ_BYTES):
+        while block := self.text.read(self.size or READ_BYTES):
             block = self.carry + block
             cut = block.rfind("\n") + 1
             if block.endswith("\r"):  # its \n may be in the next block
@@ -229,20 +229,32 @@ class _Pieces:
 
 
 def _blocks(text: io.TextIOWrapper, size: int, first: int | None = None) -> Iterator[tuple[int, Any]]:
-    """(lines before, up to `size` physical lines; `first` in the first block) of the text, while its lines
-    are plain (`lines.plain`); from the first block that is not, (lines before, an iterator of the rest of
-    the text's lines)."""
+    """(lines before, a text of `size` whole physical lines, `first` in the first one) while the text is
+    plain (`lines.plain_text`); from the first piece that is not, (lines before, an iterator of the rest
+    of the text's lines, for the csv reader)."""
     if not LINE_PATH:
         yield 0, text
         return
-    before, take = 0, first or size
-    while block := list(islice(text, take)):
-        take = size
-        if not lines.plain(block):
-            yield before, chain(block, text)
+    pieces = _Pieces(text, PIECE_CHARS)
+    before, take, held, held_lines = 0, first or size, [], 0
+    for piece in pieces:
+        if not lines.plain_text(piece):
+            yield before, chain(io.StringIO("".join(held), newline=""), pieces.rest(piece))
             return
-        yield before, block
-        before += len(block)
+        held.append(piece)
+        held_lines += piece.count("\n")
+        if held_lines >= take:
+            joined, cut = "".join(held), 0
+            while held_lines >= take:
+                start = cut
+                for _ in range(take):
+                    cut = joined.index("\n", cut) + 1
+                yield before, joined[start:cut]
+                held_lines, before, take = held_lines - take, before + take, size
+            held = [joined[cut:]]
+    rest = "".join(held)
+    if rest:
+        yield before, rest
 
 
 # -- pass 1: check ----------------------------------------------------------------------------------
@@ -321,8 +333,8 @@ def _chunks(open_stream: Opener, db: Database, table: Table, chunk_rows: int) ->
         # A small first chunk: the database starts on it while the parsing thread reads the next.
         lines_per_chunk = LINE_CHUNK_ROWS if chunk_rows == CHUNK_ROWS else chunk_rows
         for before, block in _blocks(text, lines_per_chunk, min(chunk_rows, FIRST_CHUNK_ROWS)):
-            if isinstance(block, list):
-                read = lines.LineChunk(table, "".join(block), before, records_of)
+            if isinstance(block, str):
+                read = lines.LineChunk(table, block, before, records_of)
                 if read.records:
                     batch = lines.Lazy(read.records, read.candidates)
                     yield _Chunk(batch, lines.prepared(db, table, read), counter.bytes_read)

@@ -110,7 +110,7 @@ def test_a_file_with_quotes_switches_to_the_csv_reader_from_its_block_and_number
     messages = []
     for line_path in (True, False):
         monkeypatch.setattr(loader, "LINE_PATH", line_path)
-        monkeypatch.setattr(loader, "CHECK_LINES", 4)  # the quote is in the second block
+        monkeypatch.setattr(loader, "READ_BYTES", 16)  # the quote is in a later piece
         with pytest.raises(loader.UnreadableFile) as refused:
             loader.check(loader.open_bytes(broken), table)
         messages.append(str(refused.value))
@@ -131,3 +131,20 @@ def test_the_check_pass_counts_plain_pieces_as_the_csv_reader_counts_records(mon
     ):
         expected = record_path(table, text)
         assert loader.check(loader.open_bytes(text.encode()), table).records == len(expected), text
+
+
+@pytest.mark.parametrize("piece_chars", [50, 1 << 16])
+def test_chunks_cut_at_whole_lines_and_number_them_as_the_record_path(db, monkeypatch, piece_chars):
+    table = TABLES["hired_employees"]
+    rng = random.Random(7)
+    body = fuzzed_text(table, rng, 400).replace("\x00", "").encode()  # the reader refuses NUL bytes
+    monkeypatch.setattr(loader, "PIECE_CHARS", piece_chars)
+
+    def read(line_path: bool) -> list:
+        monkeypatch.setattr(loader, "LINE_PATH", line_path)
+        chunks = list(loader._chunks(loader.open_bytes(body), db, table, 37))
+        for chunk in chunks:
+            chunk.discard()
+        return [(c.position, c.row, c.reasons) for chunk in chunks for c in chunk.candidates]
+
+    assert read(True) == read(False)
