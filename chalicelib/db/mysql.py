@@ -348,7 +348,7 @@ class MysqlDatabase(DeferredKeys, Database):
         text = "".join(starmap(_tsv_template(shape).format, chunk.matches))
         text += "".join(map(_tsv_line(table), (c.row for c in chunk.valid_others)))
         staged = _StagedFile(chunk.valid_count, _write_tsv(f"hr-{table.name}-", text), epoch_datetimes=False)
-        if table.name == "hired_employees":
+        if table.name == "hired_employees" and table.name not in self.summary_owed:
             staged.quarterly = quarterly_counts_of_lines(chunk)
         return staged
 

@@ -9,9 +9,8 @@ so a load killed between the drop and the rebuild leaves the keys missing only u
 `schema create`. A named lock, held by the loading connection for the whole deferral, keeps a second
 loader off the path, and tells the recovery that a deferral is in progress rather than abandoned.
 
-While the keys are deferred, the reports' summary is not written per chunk either: the load's counts
-are added with the keys (the recovery rebuilds the summary), so it lags the rows of a first load until
-the load ends.
+While the keys are deferred, the reports' summary is not kept up per chunk either: it is rebuilt while
+the keys are built, so it lags the rows of a first load until the load ends.
 
 Relies on the core's `q`, `query`, `execute` and `database`, the summary's `after_insert` and
 `rebuild_derived`, and the restore engine's `missing_references`.
@@ -20,16 +19,18 @@ Relies on the core's `q`, `query`, `execute` and `database`, the summary's `afte
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chalicelib.db.errors import DatabaseError
 from chalicelib.db.staging import StagedRows
-from chalicelib.db.summary import QuarterlyCounts, add_quarterly_counts, quarterly_counts
 from chalicelib.rules.dictionary import DATETIME, TABLES, Column, Table
 from chalicelib.runtime.log import logger
 
 KEYS_DEFERRED = "keys_deferred"
+ALTER_HEAD_START = 0.2  # seconds the key-building ALTER gets to take its lock before the summary's read
 
 
 def _named(database: str, table: str) -> str:
@@ -91,46 +92,26 @@ class DeferredKeys:
         try:
             deferred = self._defer(table)
             if deferred:
-                self._owed()[table.name] = ({}, [])
-            completed = False
+                self.summary_owed.add(table.name)
             try:
                 yield deferred
-                completed = True
             finally:
                 if deferred:
-                    committed, _ = self._owed().pop(table.name)
-                    # Counted as the chunks committed; after a failure, recounted from the table.
-                    self._restore(table, committed if completed else None)
+                    self.summary_owed.discard(table.name)
+                    self._restore(table, beside=True)
         finally:
             self._unlock(table)
 
-    def _owed(self) -> dict[str, tuple[QuarterlyCounts, list[QuarterlyCounts]]]:
-        """Per table loading with its keys deferred: its rows' share of the reports' summary, committed
-        and in the open transaction. Not written chunk by chunk (an upsert per chunk costs the server
-        about as much as the chunk's rows) but once, with the keys: the summary lags the load's rows."""
-        return self.__dict__.setdefault("_summary_owed", {})
+    @property
+    def summary_owed(self) -> set[str]:
+        """Tables this process is loading with their keys deferred. Their share of the reports' summary
+        is neither counted nor upserted chunk by chunk (an upsert per chunk costs the server about as
+        much as 10,000 rows): the summary is rebuilt with the keys, so it lags the load's rows."""
+        return self.__dict__.setdefault("_summary_owed", set())
 
     def after_insert(self, table: Table, rows: Sequence[Sequence[Any]], staged: StagedRows | None = None) -> None:
-        owed = self._owed().get(table.name)
-        if owed is None:
+        if table.name not in self.summary_owed:
             super().after_insert(table, rows, staged)
-        elif rows:
-            staged = StagedRows.holding(staged, rows)
-            owed[1].append(
-                staged.quarterly if staged is not None and staged.quarterly is not None else quarterly_counts(rows)
-            )
-
-    def _commit(self, conn: Any) -> None:
-        super()._commit(conn)
-        for committed, pending in self._owed().values():
-            for counts in pending:
-                add_quarterly_counts(committed, counts)
-            pending.clear()
-
-    def _roll_back(self, conn: Any, exc: BaseException) -> None:
-        for _, pending in self._owed().values():
-            pending.clear()
-        super()._roll_back(conn, exc)
 
     def _defer(self, table: Table) -> bool:
         try:
@@ -157,27 +138,33 @@ class DeferredKeys:
             return False
         return True
 
-    def _restore(self, table: Table, summary: QuarterlyCounts | None = None) -> bool:
-        """Add `table`'s missing secondary keys (in one ALTER), add the load's `summary` to the reports'
-        summary (None: rebuild it from the tables), then remove its deferral record. True when
-        a deferral was recorded. Foreign keys are added without a row-by-row check (the rows were
-        loaded through the rules): their references are checked once, after, with the indexes in place."""
+    def _restore(self, table: Table, beside: bool = False) -> bool:
+        """Add `table`'s missing secondary keys (in one ALTER), rebuild the reports' summary, then remove
+        its deferral record. True when a deferral was recorded. Foreign keys are added without a
+        row-by-row check (the rows were loaded through the rules): their references are checked once,
+        after, with the indexes in place. `beside`: the ALTER runs on a connection of its own while this
+        one rebuilds the summary (the server builds the indexes on one core, counts on the other)."""
         recorded = self.query(f"SELECT 1 FROM {self.q(KEYS_DEFERRED)} WHERE {self.q('table_name')} = %s", [table.name])
         if not recorded:
             return False
         present = self._present_keys(table)
         adds = [f"ADD {definition}" for _, name, definition in self.secondary_keys(table) if name not in present]
-        if adds:
-            self._suspend_reference_checks()
+        if adds and beside:
+            failed: list[BaseException] = []
+            builder = threading.Thread(target=self._add_keys, args=(table, adds, failed), name=f"keys-{table.name}")
+            builder.start()
+            # The ALTER takes the table's metadata lock first; the summary's read then runs beside it.
+            time.sleep(ALTER_HEAD_START)
             try:
-                self.execute(f"ALTER TABLE {self.q(table.name)} {', '.join(adds)}")
+                self.rebuild_derived()
             finally:
-                self._resume_reference_checks()
-        if summary is None:
-            self.rebuild_derived()  # the summary a deferred load did not keep up: recounted
-        elif summary:
-            with self.transaction():
-                self._add_quarterly_hires(summary, sign=1)
+                builder.join()
+            if failed:
+                raise failed[0]
+        else:
+            if adds:
+                self._add_keys(table, adds)
+            self.rebuild_derived()
         self.execute(f"DELETE FROM {self.q(KEYS_DEFERRED)} WHERE {self.q('table_name')} = %s", [table.name])
         missing = {
             column.name: self.missing_references(table, column.name, TABLES[column.references], limit=10)
@@ -189,6 +176,23 @@ class DeferredKeys:
             logger.error("references broken during a deferred-keys load", extra={"table": table.name, "ids": missing})
             raise DatabaseError(f"{table.name}: keys rebuilt, but rows name ids that no longer exist: {missing}")
         return True
+
+    def _add_keys(self, table: Table, adds: list[str], failed: list[BaseException] | None = None) -> None:
+        """One ALTER adding `adds` to `table`, foreign keys unchecked row by row (see `_restore`); with
+        `failed`, on a connection of this thread's own, closed after, and a failure kept in `failed`."""
+        try:
+            self._suspend_reference_checks()
+            try:
+                self.execute(f"ALTER TABLE {self.q(table.name)} {', '.join(adds)}")
+            finally:
+                self._resume_reference_checks()
+        except BaseException as exc:
+            if failed is None:
+                raise
+            failed.append(exc)
+        finally:
+            if failed is not None:
+                self._discard()
 
     def restore_deferred_keys(self) -> list[str]:
         """Build the keys of every table whose deferral was recorded and is not in progress (no

@@ -137,7 +137,7 @@ def test_a_load_killed_between_dropping_and_building_the_keys_leaves_them_to_the
 
 def test_schema_create_rebuilds_the_keys_of_an_abandoned_deferral(mysql_db, files, mysql_admin_url):
     with pytest.raises(KeyboardInterrupt), mysql_db.keys_deferred(HIRED_EMPLOYEES):
-        mysql_db._restore = lambda table, summary=None: False  # the process "dies" before its rebuild
+        mysql_db._restore = lambda table, beside=False: False  # the process "dies" before its rebuild
         raise KeyboardInterrupt
     del mysql_db._restore
     mysql_db.close()  # its connection, and the lock with it, goes
