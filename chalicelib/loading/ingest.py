@@ -7,6 +7,7 @@ stored or none of it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,18 +112,18 @@ def insert_candidates(
         return classified
 
     classified = db.run(unit)
-    for cand in classified.rejected:
-        if log_rejections:
-            logger.warning(
-                "row rejected",
-                extra={
-                    "table": table.name,
-                    "source": source,
-                    "position": cand.position,
-                    "row_sha256": raw_sha256(cand.raw),  # the row itself is personal data: in the log table only
-                    "reasons": cand.reasons,
-                },
-            )
+    # One structured line per rejected row, when warnings are logged at all (the CLI logs errors only).
+    for cand in classified.rejected if log_rejections and logger.isEnabledFor(logging.WARNING) else ():
+        logger.warning(
+            "row rejected",
+            extra={
+                "table": table.name,
+                "source": source,
+                "position": cand.position,
+                "row_sha256": raw_sha256(cand.raw),  # the row itself is personal data: in the log table only
+                "reasons": cand.reasons,
+            },
+        )
     return BatchResult(
         table=table.name,
         inserted=len(classified.to_insert),
