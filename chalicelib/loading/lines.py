@@ -26,15 +26,10 @@ from chalicelib.rules.dictionary import DATETIME, INTEGER, Table
 from chalicelib.rules.lines import LineShape, line_shape
 
 
-def plain(lines: Sequence[str]) -> bool:
-    """Whether `lines` (physical lines, with their line breaks) can take the line path: no quote (a quoted
-    field may span lines), no carriage return but before a line feed, no line the csv reader refuses as
-    too long."""
-    return plain_text("".join(lines), max(map(len, lines), default=0))
-
-
 def plain_text(text: str, longest: int | None = None) -> bool:
-    """`plain` for a text of whole lines (`longest`: its longest line's length, if known)."""
+    """Whether a text of whole physical lines can take the line path: no quote (a quoted field may span
+    lines), no carriage return but before a line feed, no line the csv reader refuses as too long
+    (`longest`: the longest line's length, if known)."""
     if '"' in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return False
     if longest is None:

@@ -6,10 +6,15 @@ A file goes in two passes over its bytes, so that a file that cannot be read is 
    byte and no physical line longer than `MAX_LINE_BYTES`, and parse as CSV (a quote left open, a
    quote followed by text, a field longer than csv's limit are errors); at least one record must have
    the table's number of fields. Any failure raises `UnreadableFile` and nothing has been written.
-2. `load` reads the stream again. A background thread parses records and applies the field rules
-   (`validation.candidates`) to chunk n+1 while this thread runs chunk n's transaction
-   (`ingest.insert_candidates`: references and duplicates looked up, rows classified, valid rows
-   stored through the backend's bulk path, rejections logged). Each chunk commits on its own.
+2. `load` reads the stream again. A background thread parses chunk n+1 and applies the field rules
+   while this thread runs chunk n's transaction (`ingest.insert_candidates`: references and duplicates
+   looked up, rows classified, valid rows stored through the backend's bulk path, rejections logged).
+   Each chunk commits on its own. Plain text (no quote) takes the line path (`loading.lines`: one
+   regular expression per table, no Python object per field); the rest the csv reader and
+   `validation.candidates`. Both passes read plain text in pieces, not line by line.
+
+A large load into an empty table defers the table's secondary keys (`Database.keys_deferred`, MySQL:
+built in one ALTER at the end, restored by the next load if the process dies; docs/loading.md).
 
 The price of the guarantee is reading the file twice: a second S3 GET, pinned to the first one's
 ETag, or a second read of a local file or an in-memory body. The alternative, one transaction for the
