@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import starmap
 from typing import Any
 
 import pymysql
@@ -29,8 +30,11 @@ from chalicelib.db.base import (
     sql_types,
     tables_in_order,
 )
+from chalicelib.db.mysql_keys import KEYS_DEFERRED, DeferredKeys
+from chalicelib.db.summary import quarterly_counts_of_lines
 from chalicelib.rules.compiler import RowSource, row_function
 from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, Table
+from chalicelib.rules.lines import LineShape, line_shape
 from chalicelib.runtime.settings import DatabaseLogin
 
 # Server error codes (https://mariadb.com/kb/en/mariadb-error-codes/).
@@ -94,7 +98,16 @@ def _tsv_line(table: Table) -> Any:
     return row_function(_tsv_line_source, table)
 
 
-class MysqlDatabase(Database):
+def _tsv_template(shape: LineShape) -> str:
+    """A `str.format` template from a line's match groups (see `rules.lines`) to its line of LOAD DATA
+    text: the shape's texts are the stored values, and hold nothing to escape."""
+    fields = []
+    for column, at in zip(shape.table.columns, shape.groups):
+        fields.append(f"{{{at}}} {{{at + 3}}}" if column.type == DATETIME else f"{{{at}}}")
+    return "\t".join(fields) + "\n"
+
+
+class MysqlDatabase(DeferredKeys, Database):
     dialect = "mysql"
     placeholder = "%s"
     summary_table_options = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
@@ -328,6 +341,17 @@ class MysqlDatabase(Database):
         path = _write_tsv(f"hr-{table.name}-", "".join(map(_tsv_line(table), rows)))
         return self._described(table, _StagedFile(len(rows), path, epoch_datetimes=restored), rows, restored)
 
+    def stage_lines(self, table: Table, chunk: Any) -> StagedRows:
+        """The valid rows of a `loading.lines.LineChunk` as a temporary file of LOAD DATA text: its lines
+        in the common shape straight from their match groups, then its other valid rows."""
+        shape = line_shape(table)
+        text = "".join(starmap(_tsv_template(shape).format, chunk.matches))
+        text += "".join(map(_tsv_line(table), (c.row for c in chunk.valid_others)))
+        staged = _StagedFile(chunk.valid_count, _write_tsv(f"hr-{table.name}-", text), epoch_datetimes=False)
+        if table.name == "hired_employees" and table.name not in self.summary_owed:
+            staged.quarterly = quarterly_counts_of_lines(chunk)
+        return staged
+
     merging_restores = True
 
     def _load_restored_rows(
@@ -357,6 +381,7 @@ class MysqlDatabase(Database):
             # The database itself does not exist yet on a fresh server: create it, then the tables.
             self._create_database()
         super().create_schema()
+        self.restore_deferred_keys()
 
     def _create_database(self) -> None:
         """Create this backend's database on the server (a fresh server has none)."""
@@ -374,15 +399,7 @@ class MysqlDatabase(Database):
         statements = []
         for table in tables_in_order():
             parts = self.column_sql(table) + [f"PRIMARY KEY ({self.q(table.key)})"]
-            for column in table.references:
-                parts.append(f"KEY {self.q(f'ix_{column.name}')} ({self.q(column.name)})")
-                parts.append(
-                    f"CONSTRAINT {self.q(f'fk_{table.name}_{column.name}')} FOREIGN KEY ({self.q(column.name)}) "
-                    f"REFERENCES {self.q(column.references)} ({self.q('id')})"
-                )
-            for column in table.columns:
-                if column.type == DATETIME:
-                    parts.append(f"KEY {self.q(f'ix_{column.name}')} ({self.q(column.name)})")
+            parts += [definition for _, _, definition in self.secondary_keys(table)]
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS {self.q(table.name)} ({', '.join(parts)}) "
                 "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
@@ -404,7 +421,11 @@ class MysqlDatabase(Database):
             ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         )
         statements.append(self._quarterly_hires_ddl())
+        statements.append(self._keys_deferred_ddl())
         return statements
+
+    def _drop_statements(self) -> list[str]:
+        return [*super()._drop_statements(), f"DROP TABLE IF EXISTS {self.q(KEYS_DEFERRED)}"]
 
     def _on_conflict(self, key: Sequence[str], assignments: Sequence[tuple[str, str]]) -> str:
         # MySQL upserts on any unique key; VALUES(col) is the incoming value.

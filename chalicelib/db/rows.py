@@ -136,6 +136,11 @@ class RowSql(SummaryUpkeep):
         ahead of the transaction, so that work overlaps the database's."""
         return self._described(table, StagedRows(len(rows), rows), rows, restored)
 
+    def stage_lines(self, table: Table, chunk: Any) -> StagedRows:
+        """`stage_rows` of the valid rows of a `loading.lines.LineChunk` (a backend may stage its lines'
+        text directly: MySQL does)."""
+        return self.stage_rows(table, chunk.rows())
+
     @staticmethod
     def _described(table: Table, staged: StagedRows, rows: Sequence[Sequence[Any]], restored: bool) -> StagedRows:
         """`staged` with what is known of its `rows` filled in (see StagedRows). Only `replace_tables`

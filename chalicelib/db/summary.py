@@ -132,6 +132,28 @@ def quarterly_counts(rows: Sequence[Sequence[Any]]) -> QuarterlyCounts:
     return counts
 
 
+_QUARTER_OF_MONTH = {f"{month:02d}": (month - 1) // 3 for month in range(1, 13)}
+
+
+def quarterly_counts_of_lines(chunk: Any) -> QuarterlyCounts:
+    """`quarterly_counts` of the valid rows of a `loading.lines.LineChunk` of hired_employees: its lines in
+    the common shape counted by their text (year, month, department_id, job_id), then its other rows."""
+    names = TABLES["hired_employees"].column_names
+    keys = chunk.quarter_keys(names.index("datetime"), (names.index("department_id"), names.index("job_id")))
+    counts: QuarterlyCounts = {}
+    if keys:
+        # Column by column in C (int(), the month's quarter), then one pass over the distinct keys.
+        years, months, departments, jobs = zip(*keys)
+        triples = zip(map(int, years), map(int, departments), map(int, jobs))
+        for key, quarter, n in zip(triples, map(_QUARTER_OF_MONTH.__getitem__, months), keys.values()):
+            quarters = counts.get(key)
+            if quarters is None:
+                quarters = counts[key] = [0, 0, 0, 0]
+            quarters[quarter] += n
+    add_quarterly_counts(counts, quarterly_counts([c.row for c in chunk.valid_others]))
+    return counts
+
+
 _DAY = 86400
 
 

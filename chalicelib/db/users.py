@@ -12,11 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chalicelib.rules.dictionary import iter_tables
+from chalicelib.rules.dictionary import DATETIME, iter_tables
 
-APP_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE TEMPORARY TABLES", "LOCK TABLES")
+APP_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE TEMPORARY TABLES", "LOCK TABLES", "REFERENCES")
 # `CREATE TABLE <staging> LIKE <table>`, fill, swap in, drop: only on the staging tables' own names.
 STAGING_PRIVILEGES = ("CREATE", "DROP", "SELECT", "INSERT", "DELETE")
+# A large first load builds a table's secondary keys after its rows (chalicelib/db/mysql_keys.py): ALTER on
+# the tables that have such keys (MySQL's ALTER TABLE wants CREATE on the table too, and a grant on a table
+# not created yet must hold CREATE), and REFERENCES (database-wide: it only lets a foreign key name a table,
+# which needs ALTER on the referencing one) for their foreign keys.
+DEFERRED_KEYS_PRIVILEGES = ("ALTER", "CREATE")
 ADMIN_PRIVILEGES = ("ALL PRIVILEGES",)
 ANY_HOST = "%"
 
@@ -37,6 +42,15 @@ def staging_tables() -> list[str]:
     return [MysqlDatabase.staging_name(table) for table in iter_tables()]
 
 
+def deferred_keys_grants() -> list[tuple[str, str]]:
+    """(privileges, table) the app user needs to defer a table's secondary keys for a load."""
+    return [
+        (", ".join(DEFERRED_KEYS_PRIVILEGES), table.name)
+        for table in iter_tables()
+        if table.references or any(column.type == DATETIME for column in table.columns)
+    ]
+
+
 def app_grants(database: str) -> list[str]:
     """GRANT statements (user and host as the two parameters of each) for the app user on `database`."""
     grants = [f"GRANT {', '.join(APP_PRIVILEGES)} ON {database_pattern(database)}.* TO %s@%s"]
@@ -44,13 +58,18 @@ def app_grants(database: str) -> list[str]:
         f"GRANT {', '.join(STAGING_PRIVILEGES)} ON {_quoted(database)}.{_quoted(name)} TO %s@%s"
         for name in staging_tables()
     ]
+    grants += [
+        f"GRANT {privileges} ON {_quoted(database)}.{_quoted(name)} TO %s@%s"
+        for privileges, name in deferred_keys_grants()
+    ]
     return grants
 
 
 def app_revokes(database: str) -> list[str]:
     """The REVOKE statements undoing `app_grants` (for a database that is going away)."""
     revokes = [f"REVOKE ALL PRIVILEGES ON {database_pattern(database)}.* FROM %s@%s"]
-    revokes += [f"REVOKE ALL PRIVILEGES ON {_quoted(database)}.{_quoted(name)} FROM %s@%s" for name in staging_tables()]
+    tables = [*staging_tables(), *(name for _, name in deferred_keys_grants())]
+    revokes += [f"REVOKE ALL PRIVILEGES ON {_quoted(database)}.{_quoted(name)} FROM %s@%s" for name in tables]
     return revokes
 
 

@@ -7,7 +7,8 @@ stored or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ class Prepared:
     for the bulk insert (`Database.stage_rows`)."""
 
     lookups: validation.Lookups
-    rows: list[tuple]
+    rows: Sequence[tuple]
     staged: StagedRows
 
     @classmethod
@@ -63,13 +64,15 @@ def classify_and_insert(
     existing = {name: db.existing_ids(TABLES[name], wanted) for name, wanted in found.refs.items()}
     classified = validation.classify(table, batch, stored, existing, found)
     if prepared is not None and classified.to_insert is found.valid:
-        rows = prepared.rows  # every field-valid row goes in (classify's common case)
+        # Every field-valid row goes in (classify's common case), and nothing was already stored.
+        rows, stored_now = prepared.rows, found.ids
     else:
         rows = [c.row for c in classified.to_insert]
+        stored_now = [c.row[0] for c in (*classified.to_insert, *classified.unchanged)]
     staged = prepared.staged if prepared is not None else None
     (db.bulk_insert if len(rows) >= BULK_MIN_ROWS else db.insert_rows)(table, rows, staged)
     # The log means "not stored, and why": a row stored now (or already) clears its earlier entries.
-    db.forget_rejections(table, [c.row[0] for c in (*classified.to_insert, *classified.unchanged)])
+    db.forget_rejections(table, stored_now)
     return classified
 
 
@@ -109,18 +112,18 @@ def insert_candidates(
         return classified
 
     classified = db.run(unit)
-    for cand in classified.rejected:
-        if log_rejections:
-            logger.warning(
-                "row rejected",
-                extra={
-                    "table": table.name,
-                    "source": source,
-                    "position": cand.position,
-                    "row_sha256": raw_sha256(cand.raw),  # the row itself is personal data: in the log table only
-                    "reasons": cand.reasons,
-                },
-            )
+    # One structured line per rejected row, when warnings are logged at all (the CLI logs errors only).
+    for cand in classified.rejected if log_rejections and logger.isEnabledFor(logging.WARNING) else ():
+        logger.warning(
+            "row rejected",
+            extra={
+                "table": table.name,
+                "source": source,
+                "position": cand.position,
+                "row_sha256": raw_sha256(cand.raw),  # the row itself is personal data: in the log table only
+                "reasons": cand.reasons,
+            },
+        )
     return BatchResult(
         table=table.name,
         inserted=len(classified.to_insert),

@@ -6,10 +6,15 @@ A file goes in two passes over its bytes, so that a file that cannot be read is 
    byte and no physical line longer than `MAX_LINE_BYTES`, and parse as CSV (a quote left open, a
    quote followed by text, a field longer than csv's limit are errors); at least one record must have
    the table's number of fields. Any failure raises `UnreadableFile` and nothing has been written.
-2. `load` reads the stream again. A background thread parses records and applies the field rules
-   (`validation.candidates`) to chunk n+1 while this thread runs chunk n's transaction
-   (`ingest.insert_candidates`: references and duplicates looked up, rows classified, valid rows
-   stored through the backend's bulk path, rejections logged). Each chunk commits on its own.
+2. `load` reads the stream again. A background thread parses chunk n+1 and applies the field rules
+   while this thread runs chunk n's transaction (`ingest.insert_candidates`: references and duplicates
+   looked up, rows classified, valid rows stored through the backend's bulk path, rejections logged).
+   Each chunk commits on its own. Plain text (no quote) takes the line path (`loading.lines`: one
+   regular expression per table, no Python object per field); the rest the csv reader and
+   `validation.candidates`. Both passes read plain text in pieces, not line by line.
+
+A large load into an empty table defers the table's secondary keys (`Database.keys_deferred`, MySQL:
+built in one ALTER at the end, restored by the next load if the process dies; docs/loading.md).
 
 The price of the guarantee is reading the file twice: a second S3 GET, pinned to the first one's
 ETag, or a second read of a local file or an in-memory body. The alternative, one transaction for the
@@ -28,16 +33,15 @@ import codecs
 import contextlib
 import csv
 import io
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from itertools import chain
+from typing import IO, Any
 
 from chalicelib.db import Database, DatabaseError
-from chalicelib.loading import ingest
-from chalicelib.reports.spreadsheet import safe_cell
+from chalicelib.loading import ingest, lines
+from chalicelib.loading.rejected_report import RejectedRowsReport
 from chalicelib.rules import validation
 from chalicelib.rules.dictionary import Table
 from chalicelib.runtime.log import logger
@@ -46,6 +50,15 @@ from chalicelib.runtime.prefetch import Prefetch, tuned_interpreter
 CHUNK_ROWS = 50_000  # per transaction; the report summary's upkeep costs per chunk about as much as 10k rows
 MAX_LINE_BYTES = 1 << 20  # a record of this service is well under 2 KB; 1 MiB without a newline is not CSV
 READ_BYTES = 1 << 20
+# From this many records on, a load into an empty table defers its secondary keys (`Database.keys_deferred`):
+# building them once costs less than keeping them up to date row by row (docs/loading.md has the figures).
+DEFER_KEYS_MIN_ROWS = 100_000
+# The line path's chunks keep no per-field objects once staged: by default twice as many rows per
+# transaction, which halves the per-chunk costs (the summary's upsert is about as costly as 10k rows).
+LINE_CHUNK_ROWS = 2 * CHUNK_ROWS
+FIRST_CHUNK_ROWS = 5_000
+PIECE_CHARS = 1 << 16  # the load reads plain text in pieces of whole lines of about this size
+LINE_PATH = True  # False: every record through the csv reader (the benchmark measures both)
 KEEP_REJECTIONS = 1000  # rejected rows kept in a LoadResult; all of them go to the log and the report
 REPORT_MIN_REJECTED = 100  # "many rejections": from this many on, a load writes a rejected-rows report
 
@@ -177,20 +190,76 @@ _CSV_ERRORS = {
 }
 
 
-def _records(text: io.TextIOWrapper) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the record starts, fields) for each record; blank lines are skipped."""
-    reader = csv.reader(text, strict=True)
+def _records(lines: Iterable[str], before: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the record starts, fields) for each record of `lines` (physical lines, as a
+    text stream with ``newline=""`` gives them), numbered after `before` lines; blank lines are skipped."""
+    reader = csv.reader(lines, strict=True)
     line = 0
     try:
         for fields in reader:
-            start, line = line + 1, reader.line_num
+            start, line = before + line + 1, reader.line_num
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
             yield start, fields
     except csv.Error as exc:
         message = str(exc)
         friendly = next((text for key, text in _CSV_ERRORS.items() if key in message), message)
-        raise UnreadableFile(f"not valid CSV: {friendly}", reader.line_num or None) from None
+        raise UnreadableFile(f"not valid CSV: {friendly}", before + reader.line_num or None) from None
+
+
+class _Pieces:
+    """The text in pieces of whole physical lines (the last may lack its line break)."""
+
+    def __init__(self, text: io.TextIOWrapper, size: int | None = None):
+        self.text, self.size, self.carry = text, size, ""
+
+    def __iter__(self) -> Iterator[str]:
+        while block := self.text.read(self.size or READ_BYTES):
+            block = self.carry + block
+            cut = block.rfind("\n") + 1
+            if block.endswith("\r"):  # its \n may be in the next block
+                cut = block.rfind("\n", 0, len(block) - 1) + 1
+            self.carry = block[cut:]
+            if cut:
+                yield block[:cut]
+        if self.carry:
+            last, self.carry = self.carry, ""
+            yield last
+
+    def rest(self, piece: str) -> Iterator[str]:
+        """The physical lines from `piece` (the last one yielded) to the end of the text."""
+        # The partial line read ahead is completed from the text, so that no line is cut in two.
+        head = piece + self.carry + (self.text.readline() if self.carry else "")
+        return chain(io.StringIO(head, newline=""), self.text)
+
+
+def _blocks(text: io.TextIOWrapper, size: int, first: int | None = None) -> Iterator[tuple[int, Any]]:
+    """(lines before, a text of `size` whole physical lines, `first` in the first one) while the text is
+    plain (`lines.plain_text`); from the first piece that is not, (lines before, an iterator of the rest
+    of the text's lines, for the csv reader)."""
+    if not LINE_PATH:
+        yield 0, text
+        return
+    pieces = _Pieces(text, PIECE_CHARS)
+    before, take, held, held_lines = 0, first or size, [], 0
+    for piece in pieces:
+        if not lines.plain_text(piece):
+            yield before, chain(io.StringIO("".join(held), newline=""), pieces.rest(piece))
+            return
+        held.append(piece)
+        held_lines += piece.count("\n")
+        if held_lines >= take:
+            joined, cut = "".join(held), 0
+            while held_lines >= take:
+                start = cut
+                for _ in range(take):
+                    cut = joined.index("\n", cut) + 1
+                yield before, joined[start:cut]
+                held_lines, before, take = held_lines - take, before + take, size
+            held = [joined[cut:]]
+    rest = "".join(held)
+    if rest:
+        yield before, rest
 
 
 # -- pass 1: check ----------------------------------------------------------------------------------
@@ -205,11 +274,28 @@ class FileCheck:
 
 
 def check(open_stream: Opener, table: Table, progress: Progress | None = None) -> FileCheck:
-    """Read the whole stream and make sure it can be loaded into `table`; raises UnreadableFile."""
+    """Read the whole stream and make sure it can be loaded into `table`; raises UnreadableFile.
+
+    Plain lines (no quote, no lone carriage return, none too long for the csv reader) are counted
+    without the csv reader: it cannot refuse them, and each is one record of its commas plus one fields.
+    """
     records = matching = 0
     width = len(table.columns)
     with _text(open_stream) as (text, counter):
-        for _, fields in _records(text):
+        before, rest, pieces = 0, None, _Pieces(text)
+        for piece in pieces if LINE_PATH else ():
+            if not lines.plain_text(piece):
+                # From here on, the csv reader (a quote may open a field that spans lines).
+                rest = pieces.rest(piece)
+                break
+            records += lines.count_records(piece)
+            matching = matching or lines.has_record_of(piece, width)
+            before += piece.count("\n")
+            if progress is not None:
+                progress(records, counter.bytes_read)
+        else:
+            rest = text if not LINE_PATH else None
+        for _, fields in _records(rest or (), before):
             records += 1
             if len(fields) == width:
                 matching += 1
@@ -230,7 +316,7 @@ def check(open_stream: Opener, table: Table, progress: Progress | None = None) -
 
 @dataclass
 class _Chunk:
-    candidates: list[validation.Candidate]
+    candidates: Sequence[validation.Candidate]
     prepared: ingest.Prepared
     bytes_read: int
 
@@ -240,21 +326,32 @@ class _Chunk:
 
 def _chunks(open_stream: Opener, db: Database, table: Table, chunk_rows: int) -> Iterator[_Chunk]:
     """The file's records in chunks of field-checked candidates, prepared for their transaction (run on
-    the loader's parsing thread, see `load`)."""
+    the loader's parsing thread, see `load`): plain lines by the line path (`loading.lines`), the rest
+    of the file from the first line that is not plain by the csv reader."""
 
     def chunk(records: list[tuple[int, list[str]]], bytes_read: int) -> _Chunk:
         batch = validation.candidates(table, records)
         return _Chunk(batch, ingest.Prepared.of(db, table, batch), bytes_read)
 
+    records_of = lines.line_records(_records)
     with _text(open_stream) as (text, counter):
-        pending: list[tuple[int, list[str]]] = []
-        for numbered in _records(text):
-            pending.append(numbered)
-            if len(pending) >= chunk_rows:
+        # A small first chunk: the database starts on it while the parsing thread reads the next.
+        lines_per_chunk = LINE_CHUNK_ROWS if chunk_rows == CHUNK_ROWS else chunk_rows
+        for before, block in _blocks(text, lines_per_chunk, min(chunk_rows, FIRST_CHUNK_ROWS)):
+            if isinstance(block, str):
+                read = lines.LineChunk(table, block, before, records_of)
+                if read.records:
+                    batch = lines.Lazy(read.records, read.candidates)
+                    yield _Chunk(batch, lines.prepared(db, table, read), counter.bytes_read)
+                continue
+            pending: list[tuple[int, list[str]]] = []
+            for numbered in _records(block, before):
+                pending.append(numbered)
+                if len(pending) >= chunk_rows:
+                    yield chunk(pending, counter.bytes_read)
+                    pending = []
+            if pending:
                 yield chunk(pending, counter.bytes_read)
-                pending = []
-        if pending:
-            yield chunk(pending, counter.bytes_read)
 
 
 @dataclass
@@ -315,10 +412,13 @@ def load(
     if checked is None:
         checked = check(open_stream, table)
     result = LoadResult(table=table.name, source=source)
+    db.restore_deferred_keys()  # a load that died with its table's keys dropped: build them first
+    # A large first load goes into the primary key alone; the other keys are built once, at the end.
+    deferring = db.keys_deferred(table) if checked.records >= DEFER_KEYS_MIN_ROWS else contextlib.nullcontext()
     try:
         # The next chunk is parsed and field-checked on a thread while this one is in its transaction.
         parsed = _chunks(open_stream, db, table, chunk_rows)
-        with tuned_interpreter(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
+        with deferring, tuned_interpreter(), Prefetch(parsed, depth=1, name=f"csv-{table.name}") as chunks:
             for chunk in chunks:
                 try:
                     batch = ingest.insert_candidates(db, table, chunk.candidates, source, prepared=chunk.prepared)
@@ -356,69 +456,6 @@ def load(
         extra={k: v for k, v in result.to_dict(rejections=False).items() if k != "rejected"},
     )
     return result
-
-
-# -- rejected-rows report ---------------------------------------------------------------------------
-
-
-class _Utf8:
-    """What csv.writer writes to: text, encoded into a binary file."""
-
-    def __init__(self, binary: BinaryIO):
-        self._binary = binary
-
-    def write(self, text: str) -> int:
-        self._binary.write(text.encode("utf-8"))
-        return len(text)
-
-
-class RejectedRowsReport:
-    """The rejected rows of one load as a CSV for people: `line`, `reasons`, then the row's own fields.
-
-    Spooled: kept in memory while small, in a temporary file beyond that.
-    """
-
-    def __init__(self, table: Table, spool_bytes: int = 4 << 20):
-        self.table = table
-        self.count = 0
-        # Kept open for the report's lifetime; close() (or leaving the with block) closes it.
-        self._file = tempfile.SpooledTemporaryFile(max_size=spool_bytes, mode="w+b")  # noqa: SIM115
-        self._writer = csv.writer(_Utf8(self._file), lineterminator="\n")
-        self._writer.writerow(["line", "reasons", *table.column_names])
-
-    def add(self, rejected: Iterable[validation.Candidate]) -> None:
-        for cand in rejected:
-            raw = cand.raw
-            fields = (
-                list(raw) if isinstance(raw, (list, tuple)) else [raw.get(name) for name in self.table.column_names]
-            )
-            self._writer.writerow([cand.position, "; ".join(cand.reasons), *map(safe_cell, fields)])
-            self.count += 1
-
-    def fileobj(self) -> BinaryIO:
-        """The report's bytes, from the start (for an upload)."""
-        self._file.flush()
-        self._file.seek(0)
-        return self._file
-
-    def save(self, path: str) -> str:
-        """Write the report to `path` (atomically: a reader never sees half a report)."""
-        partial = f"{path}.partial"
-        with open(partial, "wb") as out:
-            src = self.fileobj()
-            while block := src.read(READ_BYTES):
-                out.write(block)
-        os.replace(partial, path)
-        return path
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> RejectedRowsReport:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
 
 def open_file(path: str) -> Opener:

@@ -249,6 +249,25 @@ def test_objects_under_the_limit_are_loaded_even_when_a_glue_job_exists(s3, data
     assert result["status"] == "loaded" and result["inserted"] == 2
 
 
+def test_a_large_object_into_an_empty_mysql_table_defers_its_keys_like_the_cli(s3, mysql_db, mysql_url, monkeypatch):
+    from chalicelib.loading import ingest
+
+    monkeypatch.setattr(loader, "DEFER_KEYS_MIN_ROWS", 3)
+    for key, body in (("incoming/departments.csv", DEPARTMENTS_CSV), ("incoming/jobs.csv", JOBS_CSV)):
+        s3_events.S3Loader(settings(mysql_url)).handle(event(put(s3, key, body)))
+    seen, real = [], ingest.insert_candidates
+    monkeypatch.setattr(
+        ingest,
+        "insert_candidates",
+        lambda db, *a, **k: (seen.append(db._present_keys(HIRED_EMPLOYEES)), real(db, *a, **k))[1],
+    )
+    record = put(s3, "incoming/hired_employees.csv", EMPLOYEES_CSV)
+    result = s3_events.S3Loader(settings(mysql_url)).handle(event(record))["objects"][0]
+    assert (result["inserted"], result["rejected_count"]) == (2, 1)
+    assert seen == [{"PRIMARY"}]
+    assert {"ix_datetime", "fk_hired_employees_job_id"} <= mysql_db._present_keys(HIRED_EMPLOYEES)
+
+
 def test_a_database_outage_is_raised_so_lambda_retries_the_event(s3):
     record = put(s3, "incoming/departments.csv", DEPARTMENTS_CSV)
     with pytest.raises(databases.DatabaseUnavailable):
