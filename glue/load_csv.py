@@ -118,10 +118,8 @@ def csv_sources(spark: SparkSession, source: str, table_name: str | None = None)
 def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
     """The file's records after the field rules, as Spark expressions (`field_rules`): position,
     fields, split_error, field_ok, and the typed values (null unless field_ok)."""
-    ok, typed = field_rules.check_columns(table, F.col("fields"))
-    return csv_records.records(spark, uri).select(
-        "position", "fields", "split_error", (ok & F.col("split_error").isNull()).alias("field_ok"), *typed
-    )
+    parsed = field_rules.check_fields(csv_records.records(spark, uri), table)
+    return parsed.withColumn("field_ok", F.col("field_ok") & F.col("split_error").isNull())
 
 
 def _stored_in_range(spark: SparkSession, target: MysqlTarget, table: Table, lo: int, hi: int) -> int:
