@@ -220,6 +220,7 @@ def log_rejections(
             "raw",
             F.col("reasons_json").alias("reasons"),
             F.lit(now).cast("timestamp_ntz").alias("rejected_at"),
+            "row_id",
         )
         .persist(StorageLevel.MEMORY_AND_DISK)
     )

@@ -30,13 +30,8 @@ def _whitespace() -> str:
 
 
 def strip(text: Column) -> Column:
-    """``text.strip()``: Python's whitespace, not Spark's `trim` (spaces only). The regular expression
-    runs only when the first or last character is whitespace (rare, and the costly case)."""
-    chars = _whitespace()
-    ws = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
-    first, last = F.substring(text, 1, 1), F.substring(text, -1, 1)
-    padded = F.lit(chars).contains(first) | F.lit(chars).contains(last)  # "" too: strip("") is ""
-    return F.when(padded, F.regexp_replace(text, f"^{ws}+|{ws}+\\z", "")).otherwise(text)
+    """``text.strip()``: Python's whitespace (`str.isspace`), not Spark's `trim` (spaces only)."""
+    return F.btrim(text, F.lit(_whitespace()))
 
 
 def _matches(text: Column, pattern: str) -> Column:

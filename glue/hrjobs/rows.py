@@ -14,6 +14,7 @@ from typing import Any
 
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
+from chalicelib.db import rejections
 from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules import dictionary, validation
 
@@ -34,6 +35,7 @@ REJECTION_SCHEMA = StructType(
         StructField("raw", StringType(), False),
         StructField("reasons_json", StringType(), False),
         StructField("fingerprint", StringType(), False),
+        StructField("row_id", LongType(), True),
     ]
 )
 
@@ -106,7 +108,8 @@ def rejection_reasons(table: dictionary.Table, row: Any) -> list[str]:
 
 
 def rejection_entries(table_name: str, source: str, rows: Iterable[Any]) -> Iterator[tuple]:
-    """Rejected lines -> rows of REJECTION_SCHEMA: reasons, and the rejection log's raw row and fingerprint."""
+    """Rejected lines -> rows of REJECTION_SCHEMA: reasons, and the rejection log's raw row, fingerprint
+    and row id, as the service's log stores them (`chalicelib.db.rejections`)."""
     table = dictionary.table(table_name)
     for row in rows:
         fields = list(row["fields"])
@@ -115,7 +118,8 @@ def rejection_entries(table_name: str, source: str, rows: Iterable[Any]) -> Iter
             row["position"],
             fields,
             reasons,
-            validation.raw_json(fields),
+            rejections.stored_raw(fields),
             json.dumps(reasons, ensure_ascii=False),
             validation.rejection_fingerprint(source, table.name, row["position"], fields),
+            rejections.rejected_row_id(table, fields),
         )
