@@ -37,7 +37,7 @@ from chalicelib.db.base import REJECTIONS
 from chalicelib.loading.bucket_layout import INCOMING, REJECTED, report_path
 from chalicelib.rules import dictionary
 from chalicelib.rules.dictionary import Table
-from hrjobs import csv_records, database, field_rules, rows, runtime, schema, storage
+from hrjobs import bulk_load, csv_records, database, field_rules, rows, runtime, schema, storage
 from hrjobs.database import MysqlTarget
 
 log = logging.getLogger("load_csv")
@@ -277,7 +277,11 @@ def load_file(
             .repartitionByRange(max(1, write_connections), table.key)
             .sortWithinPartitions(table.key)
         )
-        database.append(inserts, target, table.name, write_connections)
+        folder = bulk_load.scratch_folder(spark)
+        if folder:
+            bulk_load.append(spark, inserts, target.login, table, folder)
+        else:
+            database.append(inserts, target, table.name, write_connections)
         clock.lap("insert")
     if counts.get(rows.INSERT) or counts.get(rows.UNCHANGED):
         # The JDBC writers commit their shares on their own, so the summary cannot join their unit of
