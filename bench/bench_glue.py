@@ -101,6 +101,14 @@ def main() -> None:
             connections = ("--WRITE_CONNECTIONS", "2", "--READ_PARTITIONS", "2")
             first, load_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
             second, rerun_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
+            # The same first load once the JVM has compiled the job's code (a long-lived session; a
+            # Glue run starts a fresh JVM, so the cold figure above is the one to plan with).
+            conn = mysql_connection(name)
+            with conn.cursor() as cur:
+                for table in ("rejections", "quarterly_hires", "hired_employees"):
+                    cur.execute(f"DELETE FROM `{table}`")
+            conn.close()
+            third, warm_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
             backup, backup_seconds = run(
                 "backup_avro",
                 "--BACKUP_ROOT",
@@ -114,7 +122,7 @@ def main() -> None:
             spark.stop()
             shutil.rmtree(scratch, ignore_errors=True)
 
-    [loaded], [again] = first["files"], second["files"]
+    [loaded], [again], [warm] = first["files"], second["files"], third["files"]
     manifest = backup["manifest"]
     backed_up = manifest["tables"]["hired_employees"]
     report(
@@ -131,10 +139,15 @@ def main() -> None:
                 f"(inserted {loaded['inserted']:,}, rejected {loaded['rejected']:,})",
             ),
             ("  phases (s)", ", ".join(f"{k} {v}" for k, v in loaded["seconds"].items())),
-            ("load job / LOAD DATA", f"{load_seconds / raw_seconds:.1f}x the time"),
+            ("load job / LOAD DATA", f"{load_seconds / raw_seconds:.1f}x the time (target <= 2x)"),
             (
                 "load job, re-run (all unchanged)",
                 f"{rerun_seconds:.1f} s (inserted {again['inserted']:,}, unchanged {again['unchanged']:,})",
+            ),
+            (
+                "load job, first load again, warm JVM",
+                f"{warm_seconds:.1f} s ({warm_seconds / raw_seconds:.1f}x LOAD DATA), phases (s): "
+                + ", ".join(f"{k} {v}" for k, v in warm["seconds"].items()),
             ),
             (
                 "backup job (MySQL -> Avro)",
@@ -143,5 +156,5 @@ def main() -> None:
             ),
         ],
     )
-    if loaded["inserted"] != valid or again["inserted"] or again["unchanged"] != valid:
+    if loaded["inserted"] != valid or again["inserted"] or again["unchanged"] != valid or warm["inserted"] != valid:
         raise AssertionError(f"load job miscounted: first {loaded}, re-run {again}")
