@@ -89,9 +89,7 @@ def parse_string(value: Any) -> str:
 
 
 # The extended ISO 8601 forms parse_datetime takes (ASCII digits); the Glue job's Spark rule matches it too.
-ISO_DATETIME_PATTERN = (
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
-)
+ISO_DATETIME_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
 _ISO_DATETIME = re.compile(ISO_DATETIME_PATTERN, re.ASCII).fullmatch
 _lone_surrogate = re.compile("[\ud800-\udfff]").search
 

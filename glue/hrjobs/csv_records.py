@@ -5,8 +5,8 @@ UTF-8 byte order mark before line 1 is not data), numbered from 1 like the servi
 with no quote character, no NUL and no more characters than ``csv``'s field limit splits at every
 comma exactly as ``csv.reader`` splits it: Spark does those. The others (quoted fields) are split by
 ``csv`` itself (`rows.split_records`): on the driver when they are few, as in the files this service
-receives, else on the executors. A record is one line: a quoted field that runs over a line break is two broken lines here
-(the service's loader reads it as one record; docs/glue.md).
+receives, else on the executors. A record is one line: a quoted field that runs over a line break is
+two broken lines here (the service's loader reads it as one record; docs/glue.md).
 """
 
 from __future__ import annotations
