@@ -117,9 +117,11 @@ def csv_sources(spark: SparkSession, source: str, table_name: str | None = None)
 
 def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
     """The file's records after the field rules, as Spark expressions (`field_rules`): position,
-    fields, split_error, field_ok, and the typed values (null unless field_ok)."""
+    line, split_error, field_ok, and the typed values (null unless field_ok)."""
     parsed = field_rules.check_fields(csv_records.records(spark, uri), table)
-    return parsed.withColumn("field_ok", F.col("field_ok") & F.col("split_error").isNull())
+    # The fields array is dropped once checked: the line's text is cheaper to keep, and only rejected
+    # lines need their fields again (`rows.fields_of`).
+    return parsed.withColumn("field_ok", F.col("field_ok") & F.col("split_error").isNull()).drop("fields")
 
 
 def _stored_in_range(spark: SparkSession, target: MysqlTarget, table: Table, lo: int, hi: int) -> int:
@@ -174,7 +176,7 @@ def classify(
     df = df.withColumn("outcome", outcome)
     rejected = F.col("outcome") == rows.REJECTED
     # What only rejected rows need is dropped from the others: the snapshot of a million rows stays small.
-    extra = ["fields", "split_error", "first_position", "stored", *(f"{c.name}_exists" for c in table.references)]
+    extra = ["line", "split_error", "first_position", "stored", *(f"{c.name}_exists" for c in table.references)]
     return df.select(
         "outcome",
         "position",

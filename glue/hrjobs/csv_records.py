@@ -58,14 +58,14 @@ def numbered_lines(spark: SparkSession, uri: str) -> tuple[DataFrame, int]:
 
 
 def records(spark: SparkSession, uri: str) -> DataFrame:
-    """The file's records as rows of `rows.RECORD_SCHEMA` (position, fields, split_error); blank
+    """The file's records as rows of `rows.RECORD_SCHEMA` (position, line, fields, split_error); blank
     records skipped, as the service's loader skips them."""
     lines, special = numbered_lines(spark, uri)
     line = F.col("line")
     by_csv = _needs_csv(line)
     blank = (F.instr(line, ",") == 0) & (field_rules.strip(line) == "")
     native = lines.where(~by_csv & ~blank).select(
-        "position", F.split(line, ",", -1).alias("fields"), F.lit(None).cast("string").alias("split_error")
+        "position", "line", F.split(line, ",", -1).alias("fields"), F.lit(None).cast("string").alias("split_error")
     )
     if not special:
         return native

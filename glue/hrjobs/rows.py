@@ -23,6 +23,7 @@ INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"
 RECORD_SCHEMA = StructType(
     [
         StructField("position", LongType(), False),
+        StructField("line", StringType(), False),
         StructField("fields", ArrayType(StringType(), False), False),
         StructField("split_error", StringType(), True),
     ]
@@ -72,12 +73,18 @@ def is_blank(fields: list[str]) -> bool:
 
 
 def split_records(numbered_lines: Iterable[Any]) -> Iterator[tuple]:
-    """(position, line) pairs -> rows of RECORD_SCHEMA: the line's CSV fields, or the line as one field
-    and why it cannot be split; blank records are skipped."""
+    """(position, line) pairs -> rows of RECORD_SCHEMA: the line, its CSV fields, or the line as one
+    field and why it cannot be split; blank records are skipped."""
     for position, line in numbered_lines:
         fields, errors = split_line(line)
         if errors or not is_blank(fields):
-            yield position, fields, errors[0] if errors else None
+            yield position, line, fields, errors[0] if errors else None
+
+
+def fields_of(row: Any) -> list[str]:
+    """The CSV fields of a classified line, split again from its text (only rejected lines need them):
+    `csv` splits a line without quotes at every comma, as Spark did."""
+    return split_line(row["line"])[0]
 
 
 def rejection_reasons(table: dictionary.Table, row: Any) -> list[str]:
@@ -87,7 +94,7 @@ def rejection_reasons(table: dictionary.Table, row: Any) -> list[str]:
     if row["split_error"]:
         return [row["split_error"]]
     if not row["field_ok"]:
-        _, reasons = validation.check_fields(table, list(row["fields"]))
+        _, reasons = validation.check_fields(table, fields_of(row))
     else:
         typed = tuple(row[name] for name in table.column_names)
         position, first = row["position"], row["first_position"]
@@ -112,7 +119,7 @@ def rejection_entries(table_name: str, source: str, rows: Iterable[Any]) -> Iter
     and row id, as the service's log stores them (`chalicelib.db.rejections`)."""
     table = dictionary.table(table_name)
     for row in rows:
-        fields = list(row["fields"])
+        fields = fields_of(row)
         reasons = rejection_reasons(table, row)
         yield (
             row["position"],
