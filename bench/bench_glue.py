@@ -10,60 +10,48 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import MYSQL, ROOT, WORK, database_name, mysql_connection, report, scratch_database
+from bench.common import WORK, database_name, mysql_connection, report, scratch_database
 
 ROWS = int(os.environ.get("BENCH_GLUE_ROWS", "1000000"))
 DEPARTMENTS, JOBS = 12, 183
 JDBC_JAR = os.environ.get("MARIADB_JDBC_JAR", "/usr/share/java/mariadb-java-client.jar")
 
 
-def write_employees_csv(path: Path, rows: int) -> None:
-    """`rows` valid hired_employees lines (no header), deterministic."""
+# About 1% of the lines break a rule, one kind after another: what the job's rejected-row path costs.
+BROKEN = (
+    "{i},,2021-03-01T10:00:00Z,1,1",  # name missing
+    "{i},Bad Date {i},2021-02-30T10:00:00Z,1,1",  # no such day
+    "{i},No Department {i},2021-03-01T10:00:00Z,999,1",  # reference missing
+    "{i},Short {i},2021-03-01T10:00:00Z",  # three fields
+    "{r},Repeat {i},2021-03-01T10:00:00Z,1,1",  # an id already in the file
+    '{i},"Quoted, Name {i}",2021-03-01T10:00:00Z,2,2',  # valid: a comma inside quotes (csv splits it)
+)
+
+
+def write_employees_csv(path: Path, rows: int) -> int:
+    """`rows` hired_employees lines (no header), deterministic, about 1% of them broken; returns how
+    many the rules accept."""
     rng = random.Random(2021)
     path.parent.mkdir(parents=True, exist_ok=True)
+    valid = 0
     with path.open("w", encoding="utf-8") as fh:
         for i in range(1, rows + 1):
+            if i % 100 == 50:
+                kind = (i // 100) % len(BROKEN)
+                fh.write(BROKEN[kind].format(i=i, r=i - 1) + "\n")
+                valid += BROKEN[kind].startswith('{i},"')
+                continue
+            valid += 1
             fh.write(
                 f"{i},Employee {i},2021-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
                 f"T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}Z,"
                 f"{rng.randint(1, DEPARTMENTS)},{rng.randint(1, JOBS)}\n"
             )
-
-
-def local_spark(scratch: Path):
-    sys.path.insert(0, str(ROOT / "glue"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), str(ROOT / "glue"), os.environ.get("PYTHONPATH")])
-    )
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("hr-glue-bench")
-        .config("spark.jars", JDBC_JAR)
-        .config("spark.driver.memory", "3g")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.sql.warehouse.dir", (scratch / "warehouse").as_uri())
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true",
-        )
-        .config(
-            "spark.driver.extraJavaOptions",
-            f"-Dderby.system.home={scratch} -Dderby.stream.error.file={scratch / 'derby.log'}",
-        )
-        .enableHiveSupport()
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("FATAL")
-    return session
+    return valid
 
 
 def main() -> None:
@@ -72,7 +60,7 @@ def main() -> None:
 
     csv_path = WORK / "glue" / "incoming" / "hired_employees" / "bench.csv"
     started = time.perf_counter()
-    write_employees_csv(csv_path, ROWS)
+    valid = write_employees_csv(csv_path, ROWS)
     generated = time.perf_counter() - started
     scratch = Path(tempfile.mkdtemp(prefix="hr-glue-bench-"))
     with scratch_database("hr_bench_glue") as url:
@@ -90,6 +78,7 @@ def main() -> None:
             started = time.perf_counter()
             cur.execute(
                 "LOAD DATA LOCAL INFILE %s INTO TABLE hired_employees_raw FIELDS TERMINATED BY ',' "
+                "OPTIONALLY ENCLOSED BY '\"' "
                 "(id, name, @dt, department_id, job_id) SET datetime = STR_TO_DATE(@dt, '%%Y-%%m-%%dT%%H:%%i:%%sZ')",
                 (str(csv_path),),
             )
@@ -98,35 +87,43 @@ def main() -> None:
             raw_rows = cur.fetchone()[0]
         conn.close()
 
-        spark = local_spark(scratch)
+        from glue import local
+
+        spark = local.local_session("local[2]", scratch, config={"spark.driver.memory": "3g"})
         try:
-            import backup_avro
-            import load_csv
+            target = local.target_for_url(url)
 
-            from chalicelib.runtime.settings import DatabaseLogin
-            from hrjobs import runtime
-            from hrjobs.database import MysqlTarget
+            def run(job: str, *argv: str) -> tuple[dict, float]:
+                started = time.perf_counter()
+                summary = local.run(job, target, local.job_arguments(job, argv), spark)
+                return summary, time.perf_counter() - started
 
-            runtime.configure(spark)
-            login = DatabaseLogin(MYSQL["host"], MYSQL["port"], name, MYSQL["user"], MYSQL["password"], tls=False)
-            target = MysqlTarget(login, "org.mariadb.jdbc.Driver")
-            started = time.perf_counter()
-            [loaded] = load_csv.run_load(spark, target, csv_path.as_uri(), write_connections=2, read_partitions=2)
-            load_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            [again] = load_csv.run_load(spark, target, csv_path.as_uri(), write_connections=2, read_partitions=2)
-            rerun_seconds = time.perf_counter() - started
-
-            backup_root = (scratch / "bucket").as_uri()
-            started = time.perf_counter()
-            manifest = backup_avro.run_backup(
-                spark, target, backup_root, [dictionary.HIRED_EMPLOYEES], read_partitions=2
+            connections = ("--WRITE_CONNECTIONS", "2", "--READ_PARTITIONS", "2")
+            first, load_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
+            second, rerun_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
+            # The same first load once the JVM has compiled the job's code (a long-lived session; a
+            # Glue run starts a fresh JVM, so the cold figure above is the one to plan with).
+            conn = mysql_connection(name)
+            with conn.cursor() as cur:
+                for table in ("rejections", "quarterly_hires", "hired_employees"):
+                    cur.execute(f"DELETE FROM `{table}`")
+            conn.close()
+            third, warm_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
+            backup, backup_seconds = run(
+                "backup_avro",
+                "--BACKUP_ROOT",
+                str(scratch / "bucket"),
+                "--TABLES",
+                "hired_employees",
+                "--READ_PARTITIONS",
+                "2",
             )
-            backup_seconds = time.perf_counter() - started
         finally:
             spark.stop()
             shutil.rmtree(scratch, ignore_errors=True)
 
+    [loaded], [again], [warm] = first["files"], second["files"], third["files"]
+    manifest = backup["manifest"]
     backed_up = manifest["tables"]["hired_employees"]
     report(
         f"Glue jobs, local[2] on {os.cpu_count()} CPUs, {ROWS:,} hired_employees rows "
@@ -138,14 +135,19 @@ def main() -> None:
             ),
             (
                 "load job, first run",
-                f"{load_seconds:.1f} s, {loaded.inserted / load_seconds:,.0f} rows/s "
-                f"(inserted {loaded.inserted:,}, rejected {loaded.rejected:,})",
+                f"{load_seconds:.1f} s, {loaded['inserted'] / load_seconds:,.0f} rows/s "
+                f"(inserted {loaded['inserted']:,}, rejected {loaded['rejected']:,})",
             ),
-            ("  phases (s)", ", ".join(f"{k} {v}" for k, v in loaded.seconds.items())),
-            ("load job / LOAD DATA", f"{load_seconds / raw_seconds:.1f}x the time"),
+            ("  phases (s)", ", ".join(f"{k} {v}" for k, v in loaded["seconds"].items())),
+            ("load job / LOAD DATA", f"{load_seconds / raw_seconds:.1f}x the time (target <= 2x)"),
             (
                 "load job, re-run (all unchanged)",
-                f"{rerun_seconds:.1f} s (inserted {again.inserted:,}, unchanged {again.unchanged:,})",
+                f"{rerun_seconds:.1f} s (inserted {again['inserted']:,}, unchanged {again['unchanged']:,})",
+            ),
+            (
+                "load job, first load again, warm JVM",
+                f"{warm_seconds:.1f} s ({warm_seconds / raw_seconds:.1f}x LOAD DATA), phases (s): "
+                + ", ".join(f"{k} {v}" for k, v in warm["seconds"].items()),
             ),
             (
                 "backup job (MySQL -> Avro)",
@@ -154,5 +156,5 @@ def main() -> None:
             ),
         ],
     )
-    if loaded.inserted != ROWS or again.inserted or again.unchanged != ROWS:
+    if loaded["inserted"] != valid or again["inserted"] or again["unchanged"] != valid or warm["inserted"] != valid:
         raise AssertionError(f"load job miscounted: first {loaded}, re-run {again}")

@@ -8,18 +8,21 @@
     --READ_PARTITIONS   optional (4): parallel range queries reading stored rows
     + the database options of hrjobs.runtime (--DB_SECRET_ARN or --CONNECTION_NAME)
 
-Each line is checked by ``chalicelib.rules.validation.check_fields``; then, with the file's ids looked up in
-MySQL and all occurrences of an id in one partition in line order, ``validation.classify`` decides
-insert / identical no-op / reject. Valid rows are appended over JDBC; rejected rows go to
-``rejected/<folder>/<name>.rejected.csv`` (the service loader's report format) and to the ``rejections`` table, once per
-fingerprint, so re-running on the same input changes nothing.
+Spark does the checking: each line is split (`hrjobs.csv_records`) and put through the field rules as
+column expressions generated from the data dictionary (`hrjobs.field_rules`); then a repeated id, a
+missing reference and a stored id are found by joins (the file's repeated ids, the referenced tables'
+ids as broadcast sets, the stored rows in the file's id range), and each line gets the outcome
+``validation.classify`` gives it for the file as one batch: insert, identical no-op or reject. Python
+runs only on lines holding quotes (split by ``csv``) and on rejected lines (their reasons are worded
+by ``chalicelib.rules``). Valid rows are appended over JDBC; rejected rows go to
+``rejected/<folder>/<name>.rejected.csv`` (the service loader's report format) and to the ``rejections``
+table, once per fingerprint, so re-running on the same input changes nothing.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -34,7 +37,7 @@ from chalicelib.db.base import REJECTIONS
 from chalicelib.loading.bucket_layout import INCOMING, REJECTED, report_path
 from chalicelib.rules import dictionary
 from chalicelib.rules.dictionary import Table
-from hrjobs import database, rows, runtime, schema, storage
+from hrjobs import bulk_load, csv_records, database, field_rules, rows, runtime, schema, storage
 from hrjobs.database import MysqlTarget
 
 log = logging.getLogger("load_csv")
@@ -46,7 +49,6 @@ OPTIONAL: dict[str, str | None] = {
     "WRITE_CONNECTIONS": "4",
     "READ_PARTITIONS": "4",
 }
-ROWS_PER_CLASSIFY_PARTITION = 200_000  # bounds the Python memory of one classify task
 SOURCE_MAX_CHARS = 1024  # width of rejections.source
 
 
@@ -59,7 +61,7 @@ class LoadResult:
     rejected: int
     newly_logged: int
     rejected_report: str | None
-    seconds: dict[str, float]  # per phase: parse, classify, insert, log rejections
+    seconds: dict[str, float]  # per phase: classify, insert, derive, log rejections
 
 
 class _Stopwatch:
@@ -114,45 +116,83 @@ def csv_sources(spark: SparkSession, source: str, table_name: str | None = None)
 
 
 def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
-    """The file's lines after the field rules (`rows.parsed_schema`); positions are line numbers."""
-    numbered = spark.sparkContext.textFile(uri).zipWithIndex()
-    parsed = numbered.mapPartitions(functools.partial(rows.parse_lines, table.name))
-    return spark.createDataFrame(parsed, rows.parsed_schema(table), verifySchema=False)
+    """The file's records after the field rules, as Spark expressions (`field_rules`): position,
+    line, split_error, field_ok, and the typed values (null unless field_ok)."""
+    parsed = field_rules.check_fields(csv_records.records(spark, uri), table)
+    # The fields array is dropped once checked: the line's text is cheaper to keep, and only rejected
+    # lines need their fields again (`rows.fields_of`).
+    return parsed.withColumn("field_ok", F.col("field_ok") & F.col("split_error").isNull()).drop("fields")
+
+
+def _stored_in_range(spark: SparkSession, target: MysqlTarget, table: Table, lo: int, hi: int) -> int:
+    query = f"SELECT COUNT(*) AS n FROM `{table.name}` WHERE `{table.key}` BETWEEN {int(lo)} AND {int(hi)}"
+    return int(database.read_query(spark, target, query).first()["n"])
 
 
 def classify(
-    spark: SparkSession,
-    target: MysqlTarget,
-    table: Table,
-    parsed: DataFrame,
-    source: str,
-    line_count: int,
-    read_partitions: int = 4,
+    spark: SparkSession, target: MysqlTarget, table: Table, parsed: DataFrame, read_partitions: int = 4
 ) -> DataFrame:
-    """Every line's outcome (`rows.classified_schema`) against what MySQL holds now."""
+    """Every record's outcome against what MySQL holds now, as `validation.classify` decides it for
+    the whole file as one batch: joins, no per-row Python.
+
+    A repeated id: every field-valid occurrence after the first (by line) is rejected. Then a missing
+    reference rejects; a stored id is a no-op when the row is identical, else rejected. Rejected
+    rows keep what `rows.rejection_reasons` needs to word the reasons.
+    """
     key = table.key
-    lo, hi = parsed.where(F.size("reasons") == 0).agg(F.min(key), F.max(key)).first()
-    if lo is None:
-        stored_type = StructType(schema.spark_schema(table, nullable=True).fields)
-        df = parsed.withColumn("stored", F.lit(None).cast(stored_type))
+    firsts = (
+        parsed.where("field_ok").groupBy(key).agg(F.min("position").alias("first_position"), F.count("*").alias("n"))
+    )
+    lo, hi, most = firsts.agg(F.min(key), F.max(key), F.max("n")).first()
+    df = parsed
+    if most is not None and most > 1:
+        df = df.join(F.broadcast(firsts.where("n > 1").drop("n")), key, "left")
     else:
+        df = df.withColumn("first_position", F.lit(None).cast("long"))
+    stored_type = StructType(schema.spark_schema(table, nullable=True).fields)
+    if lo is not None and _stored_in_range(spark, target, table, lo, hi):
         stored = database.read_table(spark, target, table, read_partitions, id_range=(lo, hi)).select(
             F.col(key).alias("stored_key"), F.struct(*table.column_names).alias("stored")
         )
-        df = parsed.join(stored, parsed[key] == stored["stored_key"], "left").drop("stored_key")
+        df = df.join(stored, df[key] == stored["stored_key"], "left").drop("stored_key")
+    else:
+        df = df.withColumn("stored", F.lit(None).cast(stored_type))
+    missing_reference = F.lit(False)
     for column in table.references:
-        ref = f"{column.name}_ref"
+        ref, flag = f"{column.name}_ref", f"{column.name}_exists"
         ids = database.read_ids(spark, target, column.references).select(F.col("id").alias(ref))
-        df = (
-            df.join(F.broadcast(ids), df[column.name] == ids[ref], "left")
-            .withColumn(f"{column.name}_exists", F.col(ref).isNotNull())
-            .drop(ref)
-        )
-    partitions = max(spark.sparkContext.defaultParallelism, math.ceil(line_count / ROWS_PER_CLASSIFY_PARTITION))
-    # All occurrences of an id in one partition, in line order: what classify's first-occurrence rule needs.
-    ordered = df.repartition(partitions, key).sortWithinPartitions("position")
-    outcome = ordered.rdd.mapPartitions(functools.partial(rows.classify_partition, table.name, source, ordered.columns))
-    return spark.createDataFrame(outcome, rows.classified_schema(table), verifySchema=False)
+        df = df.join(F.broadcast(ids), df[column.name] == ids[ref], "left").withColumn(flag, F.col(ref).isNotNull())
+        df = df.drop(ref)
+        missing_reference = missing_reference | ~F.col(flag)
+    row = F.struct(*table.column_names)
+    outcome = (
+        F.when(~F.col("field_ok"), rows.REJECTED)
+        .when(F.col("first_position").isNotNull() & (F.col("first_position") != F.col("position")), rows.REJECTED)
+        .when(missing_reference, rows.REJECTED)
+        .when(F.col("stored").isNull(), rows.INSERT)
+        .when(F.col("stored") == row, rows.UNCHANGED)
+        .otherwise(rows.REJECTED)
+    )
+    df = df.withColumn("outcome", outcome)
+    rejected = F.col("outcome") == rows.REJECTED
+    # What only rejected rows need is dropped from the others: the snapshot of a million rows stays small.
+    extra = ["line", "split_error", "first_position", "stored", *(f"{c.name}_exists" for c in table.references)]
+    return df.select(
+        "outcome",
+        "position",
+        "field_ok",
+        *table.column_names,
+        *(F.when(rejected, F.col(name)).alias(name) for name in extra),
+    )
+
+
+def rejections(classified: DataFrame, table: Table, source: str) -> DataFrame:
+    """The rejected rows with their reasons, raw row and fingerprint (`rows.REJECTION_SCHEMA`), worded
+    by the Python rules: Python runs on these rows only."""
+    entries = classified.where(F.col("outcome") == rows.REJECTED).rdd.mapPartitions(
+        functools.partial(rows.rejection_entries, table.name, source)
+    )
+    return classified.sparkSession.createDataFrame(entries, rows.REJECTION_SCHEMA, verifySchema=False)
 
 
 def snapshot(df: DataFrame) -> DataFrame:
@@ -182,6 +222,7 @@ def log_rejections(
             "raw",
             F.col("reasons_json").alias("reasons"),
             F.lit(now).cast("timestamp_ntz").alias("rejected_at"),
+            "row_id",
         )
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -224,9 +265,7 @@ def load_file(
     clock = _Stopwatch()
     parsed = parse_csv(spark, uri, table).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        line_count = parsed.count()
-        clock.lap("parse")
-        classified = snapshot(classify(spark, target, table, parsed, uri, line_count, read_partitions))
+        classified = snapshot(classify(spark, target, table, parsed, read_partitions))
         clock.lap("classify")
     finally:
         parsed.unpersist()
@@ -240,7 +279,11 @@ def load_file(
             .repartitionByRange(max(1, write_connections), table.key)
             .sortWithinPartitions(table.key)
         )
-        database.append(inserts, target, table.name, write_connections)
+        folder = bulk_load.scratch_folder(spark)
+        if folder:
+            bulk_load.append(spark, inserts, target.login, table, folder)
+        else:
+            database.append(inserts, target, table.name, write_connections)
         clock.lap("insert")
     if counts.get(rows.INSERT) or counts.get(rows.UNCHANGED):
         # The JDBC writers commit their shares on their own, so the summary cannot join their unit of
@@ -254,9 +297,12 @@ def load_file(
         clock.lap("derive")
     newly_logged = 0
     if counts.get(rows.REJECTED):
-        rejected = classified.where(F.col("outcome") == rows.REJECTED)
-        write_rejected_report(spark, rejected, report_uri, table)
-        newly_logged = log_rejections(spark, target, table, uri, rejected, write_connections)
+        rejected = rejections(classified, table, uri).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            write_rejected_report(spark, rejected, report_uri, table)
+            newly_logged = log_rejections(spark, target, table, uri, rejected, write_connections)
+        finally:
+            rejected.unpersist()
     else:
         storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
     clock.lap("log rejections")

@@ -1,52 +1,48 @@
-"""Per-row work of the CSV load, run on the executors: the service's own rules from
-``chalicelib.rules.validation``, applied to partitions of rows. Module-level functions, so that Spark ships
-them by reference to this module (present on every executor through ``--extra-py-files``)."""
+"""Per-row Python of the CSV load, run on the executors for the few rows that need it: splitting
+lines that hold quotes (``csv``'s rules, not a re-statement of them), and wording the reasons of
+rejected rows with the service's own rules (``chalicelib.rules.validation``). Module-level functions,
+so that Spark ships them by reference to this module (present on every executor through
+``--extra-py-files``)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
+from chalicelib.db import rejections
 from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules import dictionary, validation
-from hrjobs.schema import spark_schema
 
 INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"
 
+RECORD_SCHEMA = StructType(
+    [
+        StructField("position", LongType(), False),
+        StructField("line", StringType(), False),
+        StructField("fields", ArrayType(StringType(), False), False),
+        StructField("split_error", StringType(), True),
+    ]
+)
+REJECTION_SCHEMA = StructType(
+    [
+        StructField("position", LongType(), False),
+        StructField("fields", ArrayType(StringType(), False), False),
+        StructField("reasons", ArrayType(StringType(), False), False),
+        StructField("raw", StringType(), False),
+        StructField("reasons_json", StringType(), False),
+        StructField("fingerprint", StringType(), False),
+        StructField("row_id", LongType(), True),
+    ]
+)
 
-def parsed_schema(table: dictionary.Table) -> StructType:
-    """A CSV line after the field rules: its line number, its text, the reasons it breaks the rules
-    (empty when none), and its typed values (null when it breaks them)."""
-    return StructType(
-        [
-            StructField("position", LongType(), False),
-            StructField("line", StringType(), False),
-            StructField("reasons", ArrayType(StringType(), False), False),
-            *spark_schema(table, nullable=True).fields,
-        ]
-    )
 
-
-def classified_schema(table: dictionary.Table) -> StructType:
-    """A CSV line after every rule: its outcome, and for rejections their log entry's fields."""
-    return StructType(
-        [
-            StructField("outcome", StringType(), False),
-            StructField("position", LongType(), False),
-            StructField("fields", ArrayType(StringType(), False), False),
-            StructField("reasons", ArrayType(StringType(), False), False),
-            StructField("raw", StringType(), True),
-            StructField("reasons_json", StringType(), True),
-            StructField("fingerprint", StringType(), True),
-            *spark_schema(table, nullable=True).fields,
-        ]
-    )
+class RulesDisagree(RuntimeError):
+    """The Spark rules rejected a row the Python rules accept: a bug, never a verdict on the data."""
 
 
 def split_line(line: str) -> tuple[list[str], list[str]]:
@@ -71,71 +67,66 @@ def _csv_line(values: list) -> str:
     return out.getvalue()
 
 
-def parse_lines(table_name: str, numbered_lines: Iterable[tuple[str, int]]) -> Iterator[tuple]:
-    """(line text, 0-based line index) pairs of one CSV file -> rows of `parsed_schema`.
+def is_blank(fields: list[str]) -> bool:
+    """A record that is not a row: no field, or one blank field (the service's loader skips it too)."""
+    return not fields or (len(fields) == 1 and not fields[0].strip())
 
-    Blank lines are skipped (they keep their number, so positions stay line numbers), as the
-    service's loader does; a UTF-8 byte order mark on line 1 is not data.
-    """
+
+def split_records(numbered_lines: Iterable[Any]) -> Iterator[tuple]:
+    """(position, line) pairs -> rows of RECORD_SCHEMA: the line, its CSV fields, or the line as one
+    field and why it cannot be split; blank records are skipped."""
+    for position, line in numbered_lines:
+        fields, errors = split_line(line)
+        if errors or not is_blank(fields):
+            yield position, line, fields, errors[0] if errors else None
+
+
+def fields_of(row: Any) -> list[str]:
+    """The CSV fields of a classified line, split again from its text (only rejected lines need them):
+    `csv` splits a line without quotes at every comma, as Spark did."""
+    return split_line(row["line"])[0]
+
+
+def rejection_reasons(table: dictionary.Table, row: Any) -> list[str]:
+    """Why the rules reject `row` (a classified line, see load_csv.classify), in the service's words:
+    the field rules' reasons (`validation.check_fields`), else `validation.classify` of the line with
+    what Spark found about it: its first occurrence in the file, its stored row, its references."""
+    if row["split_error"]:
+        return [row["split_error"]]
+    if not row["field_ok"]:
+        _, reasons = validation.check_fields(table, fields_of(row))
+    else:
+        typed = tuple(row[name] for name in table.column_names)
+        position, first = row["position"], row["first_position"]
+        batch = [validation.Candidate(position, None, typed, [])]
+        if first is not None and first != position:
+            batch.insert(0, validation.Candidate(first, None, typed, []))
+        stored = {typed[0]: tuple(row["stored"])} if row["stored"] is not None else {}
+        existing = {
+            c.references: ({typed[i]} if row[f"{c.name}_exists"] else set())
+            for i, c in enumerate(table.columns)
+            if c.references
+        }
+        classified = validation.classify(table, batch, stored, existing)
+        reasons = [reason for c in classified.rejected if c.position == position for reason in c.reasons]
+    if not reasons:
+        raise RulesDisagree(f"{table.name} line {row['position']}: rejected by Spark, accepted by the Python rules")
+    return reasons
+
+
+def rejection_entries(table_name: str, source: str, rows: Iterable[Any]) -> Iterator[tuple]:
+    """Rejected lines -> rows of REJECTION_SCHEMA: reasons, and the rejection log's raw row, fingerprint
+    and row id, as the service's log stores them (`chalicelib.db.rejections`)."""
     table = dictionary.table(table_name)
-    width = len(table.columns)
-    for line, index in numbered_lines:
-        if index == 0:
-            line = line.lstrip("\ufeff")
-        if not line.strip():
-            continue
-        fields, reasons = split_line(line)
-        row = None
-        if not reasons:
-            row, reasons = validation.check_fields(table, fields)
-        # The line's text travels on, not its fields: one string is cheaper to move between Python
-        # and the JVM, and only rejected lines need splitting again.
-        yield (index + 1, line, reasons, *(row if row is not None else (None,) * width))
-
-
-def classify_partition(table_name: str, source: str, columns: list[str], rows: Iterable[Any]) -> Iterator[tuple]:
-    """One partition of parsed rows -> rows of `classified_schema`, by ``validation.classify``.
-
-    `columns` names the rows' fields. The partition must hold every occurrence of its ids, in line
-    order, each row carrying ``stored`` (the stored row with its id, or null) and a
-    ``<column>_exists`` flag per reference column.
-    """
-    table = dictionary.table(table_name)
-    at = {name: i for i, name in enumerate(columns)}
-    value_at = [at[n] for n in table.column_names]
-    position_at, line_at, reasons_at, stored_at = at["position"], at["line"], at["reasons"], at["stored"]
-    refs = [(i, c.references, at[f"{c.name}_exists"]) for i, c in enumerate(table.columns) if c.references]
-    batch: list[validation.Candidate] = []
-    lines: dict[int, str] = {}
-    stored: dict[int, tuple] = {}
-    existing: dict[str, set[int]] = defaultdict(set)
-    for r in rows:
-        position = r[position_at]
-        lines[position] = r[line_at]
-        if r[reasons_at]:
-            batch.append(validation.Candidate(position, None, None, list(r[reasons_at])))
-            continue
-        typed = tuple(r[i] for i in value_at)
-        batch.append(validation.Candidate(position, None, typed, []))
-        if r[stored_at] is not None:
-            stored[typed[0]] = tuple(r[stored_at])
-        for i, referenced, flag_at in refs:
-            if r[flag_at]:
-                existing[referenced].add(typed[i])
-    classified = validation.classify(table, batch, stored, existing)
-    empty = (None,) * len(value_at)
-    for outcome, candidates in ((INSERT, classified.to_insert), (UNCHANGED, classified.unchanged)):
-        for c in candidates:
-            yield (outcome, c.position, [], [], None, None, None, *c.row)
-    for c in classified.rejected:
-        raw, _ = split_line(lines[c.position])
+    for row in rows:
+        fields = fields_of(row)
+        reasons = rejection_reasons(table, row)
         yield (
-            REJECTED,
-            c.position,
-            raw,
-            c.reasons,
-            validation.raw_json(raw),
-            json.dumps(c.reasons, ensure_ascii=False),
-            validation.rejection_fingerprint(source, table.name, c.position, raw),
-            *(c.row if c.row is not None else empty),
+            row["position"],
+            fields,
+            reasons,
+            rejections.stored_raw(fields),
+            json.dumps(reasons, ensure_ascii=False),
+            validation.rejection_fingerprint(source, table.name, row["position"], fields),
+            rejections.rejected_row_id(table, fields),
         )

@@ -98,6 +98,17 @@ def run_job(
     setup_logging()
     args = job_arguments(sys.argv if argv is None else argv, required, optional)
     target = database.target_from_job_arguments(args)
+    return run_with_target(name, job, args, target, spark)
+
+
+def run_with_target(
+    name: str,
+    job: Callable[[SparkSession, Any, Mapping[str, str | None]], dict],
+    args: Mapping[str, str | None],
+    target: Any,
+    spark: SparkSession | None = None,
+) -> dict:
+    """`run_job` once the arguments are resolved and the database found (glue.local finds it from a URL)."""
     with job_session(args, spark) as session:
         summary = {"job": name, **job(session, target, args)}
     report(summary)

@@ -9,6 +9,7 @@ scripts/ensure-mysql.sh). When one is missing the tests are skipped locally and 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -21,11 +22,12 @@ from chalicelib.db import users
 from tests.conftest import APP_USER, app_login, connect_as, server_login
 
 ROOT = Path(__file__).resolve().parents[2]
-GLUE = ROOT / "glue"
-sys.path.insert(0, str(GLUE))  # the job scripts and hrjobs, as --extra-py-files puts them on Glue
+sys.path.insert(0, str(ROOT / "glue"))  # the job scripts and hrjobs, as --extra-py-files puts them on Glue
 
-JDBC_JAR = os.environ.get("MARIADB_JDBC_JAR", "/usr/share/java/mariadb-java-client.jar")
-LOCAL_JDBC_DRIVER = "org.mariadb.jdbc.Driver"
+from glue import local  # noqa: E402  (after the path: glue.local imports the jobs' modules by name)
+
+JDBC_JAR = local.jdbc_jar()
+LOCAL_JDBC_DRIVER = local.LOCAL_JDBC_DRIVER
 # A JVM zone that is not UTC and has no DST: a job that lets JDBC or Avro depend on the JVM's zone
 # shifts every datetime by 5:30 here, instead of passing by luck on a UTC machine.
 JVM_TIME_ZONE = "Asia/Kolkata"
@@ -43,44 +45,20 @@ def _admin(database: str = ""):
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
-    """A local[2] SparkSession with Hive support (the local Avro path) and the MariaDB JDBC driver."""
+    """glue.local's local[2] SparkSession (Hive support for the local Avro path, the MariaDB JDBC driver)."""
     if shutil.which("java") is None:
         _unavailable("no `java` on PATH (Spark needs Java 17)")
     if not Path(JDBC_JAR).is_file():
         _unavailable(f"no JDBC driver at {JDBC_JAR} (Debian package libmariadb-java)")
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
+    if importlib.util.find_spec("pyspark") is None:
         _unavailable("pyspark is not installed (pip install -r glue/requirements.txt)")
 
-    from hrjobs import runtime
-
-    scratch = tmp_path_factory.mktemp("spark")
-    # Python workers import the jobs' modules by name, as Glue's executors do from the zip.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), str(GLUE), os.environ.get("PYTHONPATH")]))
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    java_options = (
-        f"-Duser.timezone={JVM_TIME_ZONE} -Dderby.system.home={scratch} "
-        f"-Dderby.stream.error.file={scratch / 'derby.log'}"
+    session = local.local_session(
+        "local[2]",
+        tmp_path_factory.mktemp("spark"),
+        java_options=f"-Duser.timezone={JVM_TIME_ZONE}",
+        config={"spark.sql.shuffle.partitions": "4"},
     )
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("hr-glue-tests")
-        .config("spark.jars", JDBC_JAR)
-        .config("spark.driver.extraJavaOptions", java_options)
-        .config("spark.executor.extraJavaOptions", java_options)
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.warehouse.dir", (scratch / "warehouse").as_uri())
-        .config(
-            "spark.hadoop.javax.jdo.option.ConnectionURL",
-            f"jdbc:derby:;databaseName={scratch / 'metastore_db'};create=true",
-        )
-        .enableHiveSupport()
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("FATAL")  # the Hive path logs a harmless ERROR per Avro table
-    runtime.configure(session)
     yield session
     session.stop()
 
@@ -109,8 +87,6 @@ def glue_database(mysql_server):
 @pytest.fixture
 def target(glue_database):
     """The jobs' view of the scratch database (the app user, verified TLS), emptied before each test."""
-    from hrjobs.database import MysqlTarget
-
     conn = _admin(glue_database)
     with conn.cursor() as cur:
         cur.execute("SET FOREIGN_KEY_CHECKS = 0")
@@ -119,7 +95,7 @@ def target(glue_database):
             cur.execute(f"DELETE FROM `{name}`")
         cur.execute("SET FOREIGN_KEY_CHECKS = 1")
     conn.close()
-    return MysqlTarget(app_login(glue_database), LOCAL_JDBC_DRIVER)
+    return local.target_for_url(app_login(glue_database).url())
 
 
 @pytest.fixture
