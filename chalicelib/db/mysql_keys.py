@@ -27,7 +27,13 @@ from typing import Any
 from chalicelib.db.errors import DatabaseError
 from chalicelib.db.staging import StagedRows
 from chalicelib.rules.dictionary import DATETIME, TABLES, Column, Table
-from chalicelib.runtime.log import logger
+
+try:  # the service's structured log; the Glue jobs ship this module without it (and without Powertools)
+    from chalicelib.runtime.log import logger
+except ImportError:  # in the Glue package (tests/glue/test_package.py runs it)
+    import logging
+
+    logger = logging.getLogger(__name__)
 
 KEYS_DEFERRED = "keys_deferred"
 ALTER_HEAD_START = 0.2  # seconds the key-building ALTER gets to take its lock before the summary's read
