@@ -146,9 +146,12 @@ def bootstrap(settings: Settings, key: str) -> Client | None:
     """The stage's bootstrap admin when `key` is its API_KEY (never in Lambda)."""
     if settings.in_lambda or not settings.api_key or not key:
         return None
-    if hmac.compare_digest(key.encode("utf-8", "surrogatepass"), settings.api_key.encode()):
-        return Client(BOOTSTRAP, (ADMIN,))
-    return None
+    return Client(BOOTSTRAP, (ADMIN,)) if _same_key(key, settings.api_key) else None
+
+
+def _same_key(presented: str, expected: str) -> bool:
+    """`presented` is `expected`, compared in constant time (any text a caller sends, lone surrogates too)."""
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def monitor(settings: Settings, key: str) -> Client | None:
@@ -162,9 +165,7 @@ def monitor(settings: Settings, key: str) -> Client | None:
     except Exception as exc:  # Secrets Manager unreachable, the secret gone: this key is refused, others work
         logger.error("the auto-tester's key cannot be read", extra={"detail": str(exc)})
         return None
-    if hmac.compare_digest(key.encode("utf-8", "surrogatepass"), value.encode()):
-        return Client(MONITOR, (READ,), usage_key=value)
-    return None
+    return Client(MONITOR, (READ,), usage_key=value) if _same_key(key, value) else None
 
 
 def resolve(db: Database, settings: Settings, key: str) -> Client | None:

@@ -46,7 +46,8 @@ _CONFLICT = {1062, 1452}  # duplicate key, missing parent row
 _NO_TABLE = {1146}
 _IDLE_PING_SECONDS = 30.0
 # LOAD DATA's default text format escapes (restores; values were checked against the rules already).
-_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# The Glue load job writes the same text (glue/hrjobs/bulk_load.py).
+TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # Tab, backslash and newline as hex literals: the same in every SQL mode (NO_BACKSLASH_ESCAPES included).
 _TSV_FORMAT = "FIELDS TERMINATED BY X'09' ESCAPED BY X'5C' LINES TERMINATED BY X'0A'"
 _NEEDS_TSV_ESCAPE = re.compile(r"[\\\t\n\r]").search
@@ -82,7 +83,7 @@ def _write_tsv(prefix: str, text: str) -> str:
 
 
 def _tsv_escape(value: str) -> str:
-    return value.translate(_TSV_ESCAPES) if _NEEDS_TSV_ESCAPE(value) else value
+    return value.translate(TSV_ESCAPES) if _NEEDS_TSV_ESCAPE(value) else value
 
 
 def _tsv_line_source(table: Table) -> RowSource:

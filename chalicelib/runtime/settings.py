@@ -104,13 +104,18 @@ def database_url_from_env(env, admin: bool = False) -> str:
     return database_url_from_env(env) if admin else DEFAULT_LOCAL_DATABASE
 
 
-def read_secret(arn: str, client=None) -> dict:
-    """A Secrets Manager secret's JSON (the client's errors are raised as they are)."""
+def _secret_string(arn: str, client=None) -> str:
+    """A Secrets Manager secret's string (the client's errors are raised as they are)."""
     if client is None:
         import boto3
 
         client = boto3.client("secretsmanager")
-    value = client.get_secret_value(SecretId=arn)["SecretString"]
+    return client.get_secret_value(SecretId=arn)["SecretString"]
+
+
+def read_secret(arn: str, client=None) -> dict:
+    """A Secrets Manager secret's JSON (the client's errors are raised as they are)."""
+    value = _secret_string(arn, client)
     try:
         secret = json.loads(value)
     except ValueError:
@@ -122,11 +127,7 @@ def read_secret(arn: str, client=None) -> dict:
 
 def read_secret_text(arn: str, client=None) -> str:
     """A plain-text Secrets Manager secret (an API key), stripped; an empty one is a ConfigurationError."""
-    if client is None:
-        import boto3
-
-        client = boto3.client("secretsmanager")
-    value = client.get_secret_value(SecretId=arn)["SecretString"].strip()
+    value = _secret_string(arn, client).strip()
     if not value:
         raise ConfigurationError(f"secret {arn} is empty")
     return value

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from chalicelib.db.mysql import _TSV_ESCAPES
+from chalicelib.db.mysql import TSV_ESCAPES
 from chalicelib.rules import dictionary
 from chalicelib.rules.dictionary import Table
 from chalicelib.runtime.settings import DatabaseLogin
@@ -40,7 +40,7 @@ def scratch_folder(spark: SparkSession) -> str | None:
 
 
 def _escaped(text):
-    for char, escape in _TSV_ESCAPES.items():
+    for char, escape in TSV_ESCAPES.items():
         text = F.replace(text, F.lit(chr(char)), F.lit(escape))
     return text
 

@@ -15,6 +15,7 @@ import pytest
 from chalicelib import db as databases
 from chalicelib.loading import ingest, loader, samples
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
+from tests.loading.test_loader import lose_the_database_on_the_second_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 3000
@@ -152,15 +153,7 @@ def test_schema_create_rebuilds_the_keys_of_an_abandoned_deferral(mysql_db, file
 
 
 def test_a_deferred_load_that_fails_part_way_builds_the_keys_and_recounts_the_summary(mysql_db, files, monkeypatch):
-    real, calls = ingest.insert_candidates, []
-
-    def failing_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise databases.DatabaseUnavailable("connection lost")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ingest, "insert_candidates", failing_second)
+    lose_the_database_on_the_second_chunk(monkeypatch)
     with pytest.raises(loader.LoadStopped):
         loader.load(mysql_db, HIRED_EMPLOYEES, loader.open_file(str(files)), "he.csv", chunk_rows=CHUNK)
     assert keys(mysql_db) == SECONDARY

@@ -207,10 +207,10 @@ def test_only_the_first_rejections_are_kept_in_memory(db, monkeypatch):
     assert result.to_dict()["rejected_truncated"] is True
 
 
-def test_a_database_failure_mid_file_keeps_committed_chunks_and_a_rerun_completes(refs, monkeypatch):
-    lines = [f"{i},N{i},2021-01-01T00:00:00Z,1,1" for i in range(1, 31)]
-    real = ingest.insert_candidates
-    calls = []
+def lose_the_database_on_the_second_chunk(monkeypatch):
+    """The database goes away during the load's second chunk transaction (the first one commits);
+    returns the real `insert_candidates`, to put back."""
+    real, calls = ingest.insert_candidates, []
 
     def failing(*args, **kwargs):
         calls.append(1)
@@ -219,6 +219,12 @@ def test_a_database_failure_mid_file_keeps_committed_chunks_and_a_rerun_complete
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ingest, "insert_candidates", failing)
+    return real
+
+
+def test_a_database_failure_mid_file_keeps_committed_chunks_and_a_rerun_completes(refs, monkeypatch):
+    lines = [f"{i},N{i},2021-01-01T00:00:00Z,1,1" for i in range(1, 31)]
+    real = lose_the_database_on_the_second_chunk(monkeypatch)
     with pytest.raises(loader.LoadStopped) as stopped:
         load_text(refs, HIRED_EMPLOYEES, "\n".join(lines), chunk_rows=10)
     assert refs.counts()["hired_employees"] == 10
