@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .data_bucket import GLUE_TEMP_PREFIX
 from .database import MYSQL_PORT, Database
 from .nag import S3_READ_WRITE_ACTIONS, acknowledge, bucket_objects
 from .network import Network
@@ -45,6 +46,8 @@ class GlueJobs(Construct):
     The jobs run in the app subnets (there is no internet: PyMySQL ships in the `--extra-py-files` zip
     next to the shared `chalicelib` modules, rather than being pip-installed at start-up), read the
     database credentials from `--DB_SECRET_ARN`, and encrypt their logs and bookmarks with a KMS key.
+    Their `--TempDir` is a prefix of `temp_bucket` (Spark checkpoints and the LOAD DATA part files),
+    the only place there the role may list, read, write and delete.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class GlueJobs(Construct):
         network: Network,
         database: Database,
         data_bucket: s3.IBucket,
+        temp_bucket: s3.IBucket,
         settings: StageSettings,
     ) -> None:
         super().__init__(scope, id)
@@ -117,6 +121,7 @@ class GlueJobs(Construct):
             description="The HR migration Glue jobs",
         )
         data_bucket.grant_read_write(self.role)
+        self._grant_temp_dir(temp_bucket)
         database.secret.grant_read(self.role)
         self.key.grant_encrypt_decrypt(self.role)
         self.role.add_to_policy(
@@ -231,6 +236,7 @@ class GlueJobs(Construct):
                 max_retries=0,
                 timeout=Duration.minutes(settings.glue_timeout_minutes),
                 default_arguments={
+                    "--TempDir": f"s3://{temp_bucket.bucket_name}/{GLUE_TEMP_PREFIX}",
                     "--DB_SECRET_ARN": database.secret.secret_arn,
                     "--DB_HOST": database.proxy_endpoint,
                     **{
@@ -249,6 +255,31 @@ class GlueJobs(Construct):
                     description=f"{stack.stack_name}: runs {job.name} on its schedule",
                     actions=[glue.CfnTrigger.ActionProperty(job_name=self.jobs[job.name].job_name)],
                 )
+
+    def _grant_temp_dir(self, bucket: s3.IBucket) -> None:
+        """What the jobs do under --TempDir: Spark (EMRFS) lists, writes, reads, renames (a copy and a
+        delete) and deletes checkpoints and part files; executors download the parts with boto3.
+        The bucket is SSE-S3, as the security configuration writes, so no KMS key is involved."""
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueTempDirObjects",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[bucket.arn_for_objects(f"{GLUE_TEMP_PREFIX}*")],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueTempDirList",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": f"{GLUE_TEMP_PREFIX}*"}},
+            )
+        )
+        acknowledge(
+            self.role,
+            "Read, write and delete on the objects under the jobs' --TempDir prefix of their scratch bucket",
+            bucket_objects(bucket, GLUE_TEMP_PREFIX),
+        )
 
     def job_name(self, name: str) -> str:
         return self.jobs[name].job_name

@@ -17,11 +17,11 @@ def acknowledge(scope: IConstruct, reason: str, *findings: str) -> None:
     )
 
 
-def bucket_objects(bucket: s3.IBucket) -> str:
-    """The IAM5 finding for a grant on every object of `bucket` (``<Logical.Arn>/*``)."""
+def bucket_objects(bucket: s3.IBucket, prefix: str = "") -> str:
+    """The IAM5 finding for a grant on every object of `bucket` under `prefix` (``<Logical.Arn>/prefix*``)."""
     resource = bucket.node.default_child
     assert isinstance(resource, CfnResource)
-    return f"IAM5[Resource::<{Stack.of(bucket).resolve(Stack.of(bucket).get_logical_id(resource))}.Arn>/*]"
+    return f"IAM5[Resource::<{Stack.of(bucket).resolve(Stack.of(bucket).get_logical_id(resource))}.Arn>/{prefix}*]"
 
 
 # What grant_read_write on a bucket expands to; object-level wildcards are the grant, not an excess.

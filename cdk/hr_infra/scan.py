@@ -104,6 +104,10 @@ CHECKOV_ACKNOWLEDGED: dict[tuple[str, str], str] = {
         "CKV_AWS_21",
         "AWS::S3::Bucket.DataAccessLogs",
     ): "Access logs are written once and expire; versioning them adds cost and nothing recoverable",
+    (
+        "CKV_AWS_21",
+        "AWS::S3::Bucket.DataGlueTemp",
+    ): "The Glue jobs' scratch files hold personal data and must go when deleted or expired, not stay as versions",
     ("CKV_AWS_27", "AWS::SQS::Queue.AppFailedEvents"): _SQS_MANAGED,
     ("CKV_AWS_27", "AWS::SQS::Queue.JobsQueue"): _SQS_MANAGED,
     ("CKV_AWS_27", "AWS::SQS::Queue.JobsDeadLetters"): _SQS_MANAGED,

@@ -98,6 +98,7 @@ class HrMigrationStack(Stack):
             network=network,
             database=database,
             data_bucket=data.bucket,
+            temp_bucket=data.glue_temp,
             settings=settings,
         )
         app = ChaliceApp(

@@ -205,23 +205,13 @@ def data_bucket(synthesis, stage):
     return bucket_id, synthesis.templates[stage]["Resources"][bucket_id]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_data_bucket_is_encrypted_private_versioned_and_tls_only(synthesis, stage):
-    bucket_id, bucket = data_bucket(synthesis, stage)
-    props = bucket["Properties"]
-    assert (
-        props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
-            "SSEAlgorithm"
-        ]
-        == "AES256"
-    )
-    assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True,
-        "BlockPublicPolicy": True,
-        "IgnorePublicAcls": True,
-        "RestrictPublicBuckets": True,
-    }
-    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+def private_bucket(synthesis, stage: str, bucket_id: str) -> dict:
+    """The bucket's properties, checked: SSE-S3, public access blocked, access-logged, TLS only."""
+    props = synthesis.templates[stage]["Resources"][bucket_id]["Properties"]
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    blocks = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(blocks, True)
     assert "LoggingConfiguration" in props
     policy = next(
         p
@@ -230,6 +220,13 @@ def test_data_bucket_is_encrypted_private_versioned_and_tls_only(synthesis, stag
     )
     denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert any(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false" for s in denies)
+    return props
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_data_bucket_is_encrypted_private_versioned_and_tls_only(synthesis, stage):
+    bucket_id, _ = data_bucket(synthesis, stage)
+    assert private_bucket(synthesis, stage, bucket_id)["VersioningConfiguration"] == {"Status": "Enabled"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
