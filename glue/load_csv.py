@@ -21,6 +21,7 @@ table, once per fingerprint, so re-running on the same input changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -29,11 +30,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from chalicelib.db import Database
 from chalicelib.db.base import REJECTIONS
+from chalicelib.db.schema import DEFER_KEYS_MIN_ROWS
 from chalicelib.loading.bucket_layout import INCOMING, REJECTED, report_path
 from chalicelib.rules import dictionary
 from chalicelib.rules.dictionary import Table
@@ -116,41 +119,94 @@ def csv_sources(spark: SparkSession, source: str, table_name: str | None = None)
 
 
 def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
-    """The file's records after the field rules, as Spark expressions (`field_rules`): position,
-    line, split_error, field_ok, and the typed values (null unless field_ok)."""
+    """The file's lines after the field rules, as Spark expressions (`field_rules`): ordinal, line,
+    blank, field_ok (splittable, not blank, every field rule passed), and the typed values (null
+    unless field_ok)."""
     parsed = field_rules.check_fields(csv_records.records(spark, uri), table)
     # The fields array is dropped once checked: the line's text is cheaper to keep, and only rejected
-    # lines need their fields again (`rows.fields_of`).
-    return parsed.withColumn("field_ok", F.col("field_ok") & F.col("split_error").isNull()).drop("fields")
+    # lines need their fields again (`rows.split_line`).
+    field_ok = F.col("field_ok") & F.col("splittable") & ~F.col("blank")
+    return parsed.withColumn("field_ok", field_ok).drop("fields", "splittable")
 
 
-def _stored_in_range(spark: SparkSession, target: MysqlTarget, table: Table, lo: int, hi: int) -> int:
-    query = f"SELECT COUNT(*) AS n FROM `{table.name}` WHERE `{table.key}` BETWEEN {int(lo)} AND {int(hi)}"
-    return int(database.read_query(spark, target, query).first()["n"])
+@dataclass(frozen=True)
+class FileFacts:
+    """What one pass over the parsed file tells: its lines per partition (for line numbers), and per
+    partition the range of its field-valid ids."""
+
+    partitions: list[tuple[int, int, int | None, int | None]]  # (index, lines, lowest id, highest id)
+
+    @classmethod
+    def of(cls, parsed: DataFrame, key: str) -> FileFacts:
+        valid_key = F.when(F.col("field_ok"), F.col(key))
+        rows_ = parsed.groupBy(csv_records.partition_of(F.col("ordinal")).alias("p")).agg(
+            F.count("*"), F.min(valid_key), F.max(valid_key)
+        )
+        return cls(sorted(tuple(r) for r in rows_.collect()))
+
+    @property
+    def id_range(self) -> tuple[int | None, int | None]:
+        lows = [lo for _, _, lo, _ in self.partitions if lo is not None]
+        highs = [hi for _, _, _, hi in self.partitions if hi is not None]
+        return (min(lows), max(highs)) if lows else (None, None)
+
+    @property
+    def ranges_apart(self) -> bool:
+        """The partitions' id ranges do not overlap, in partition order (a file sorted by id)."""
+        ranges = [(lo, hi) for _, _, lo, hi in self.partitions if lo is not None]
+        return all(a_hi < b_lo for (_, a_hi), (b_lo, _) in zip(ranges, ranges[1:]))
+
+    def line_number(self, ordinal: Column) -> Column:
+        return csv_records.line_numbers((index, lines) for index, lines, _, _ in self.partitions)(ordinal)
+
+
+def _stored_in_range(service: Database, table: Table, lo: int, hi: int) -> int:
+    sql = f"SELECT COUNT(*) FROM {service.q(table.name)} WHERE {service.q(table.key)} BETWEEN %s AND %s"
+    return service.query(sql, [int(lo), int(hi)])[0][0]
+
+
+def repeated_ids(parsed: DataFrame, key: str) -> DataFrame:
+    """(id, ordinal of its first field-valid line) of each id on more than one field-valid line."""
+    return (
+        parsed.where("field_ok")
+        .groupBy(key)
+        .agg(F.min("ordinal").alias("first_ordinal"), F.count("*").alias("n"))
+        .where("n > 1")
+        .drop("n")
+    )
+
+
+def _reference_ids(spark: SparkSession, service: Database, table_name: str) -> DataFrame:
+    """The ids of a referenced table, read once into the plan (a small table: departments, jobs)."""
+    ids = service.query(f"SELECT {service.q('id')} FROM {service.q(table_name)}")
+    return spark.createDataFrame(ids, "id int")
 
 
 def classify(
-    spark: SparkSession, target: MysqlTarget, table: Table, parsed: DataFrame, read_partitions: int = 4
-) -> DataFrame:
+    spark: SparkSession,
+    target: MysqlTarget,
+    service: Database,
+    table: Table,
+    parsed: DataFrame,
+    facts: FileFacts,
+    repeats: DataFrame,
+    read_partitions: int = 4,
+) -> tuple[DataFrame, bool]:
     """Every record's outcome against what MySQL holds now, as `validation.classify` decides it for
-    the whole file as one batch: joins, no per-row Python.
+    the whole file as one batch: joins, no per-row Python; and whether the outcome depends on stored
+    rows (then it must be computed once, before the inserts: `snapshot`).
 
     A repeated id: every field-valid occurrence after the first (by line) is rejected. Then a missing
     reference rejects; a stored id is a no-op when the row is identical, else rejected. Rejected
-    rows keep what `rows.rejection_reasons` needs to word the reasons.
+    rows keep what `rows.rejection_reasons` needs to word the reasons; `position` (the line number)
+    and `first_position` are computed for them only.
     """
     key = table.key
-    firsts = (
-        parsed.where("field_ok").groupBy(key).agg(F.min("position").alias("first_position"), F.count("*").alias("n"))
-    )
-    lo, hi, most = firsts.agg(F.min(key), F.max(key), F.max("n")).first()
-    df = parsed
-    if most is not None and most > 1:
-        df = df.join(F.broadcast(firsts.where("n > 1").drop("n")), key, "left")
-    else:
-        df = df.withColumn("first_position", F.lit(None).cast("long"))
+    df = parsed.where(~F.col("blank")).join(F.broadcast(repeats), key, "left")
     stored_type = StructType(schema.spark_schema(table, nullable=True).fields)
-    if lo is not None and _stored_in_range(spark, target, table, lo, hi):
+    lo, hi = facts.id_range
+    against_stored = lo is not None and _stored_in_range(service, table, lo, hi) > 0
+    if against_stored:
         stored = database.read_table(spark, target, table, read_partitions, id_range=(lo, hi)).select(
             F.col(key).alias("stored_key"), F.struct(*table.column_names).alias("stored")
         )
@@ -160,14 +216,15 @@ def classify(
     missing_reference = F.lit(False)
     for column in table.references:
         ref, flag = f"{column.name}_ref", f"{column.name}_exists"
-        ids = database.read_ids(spark, target, column.references).select(F.col("id").alias(ref))
+        ids = _reference_ids(spark, service, column.references).toDF(ref)
         df = df.join(F.broadcast(ids), df[column.name] == ids[ref], "left").withColumn(flag, F.col(ref).isNotNull())
         df = df.drop(ref)
         missing_reference = missing_reference | ~F.col(flag)
     row = F.struct(*table.column_names)
+    repeated = F.col("first_ordinal").isNotNull() & (F.col("first_ordinal") != F.col("ordinal"))
     outcome = (
         F.when(~F.col("field_ok"), rows.REJECTED)
-        .when(F.col("first_position").isNotNull() & (F.col("first_position") != F.col("position")), rows.REJECTED)
+        .when(repeated, rows.REJECTED)
         .when(missing_reference, rows.REJECTED)
         .when(F.col("stored").isNull(), rows.INSERT)
         .when(F.col("stored") == row, rows.UNCHANGED)
@@ -175,15 +232,22 @@ def classify(
     )
     df = df.withColumn("outcome", outcome)
     rejected = F.col("outcome") == rows.REJECTED
-    # What only rejected rows need is dropped from the others: the snapshot of a million rows stays small.
-    extra = ["line", "split_error", "first_position", "stored", *(f"{c.name}_exists" for c in table.references)]
-    return df.select(
+    # What only rejected rows need is dropped from the others.
+    extra = {
+        "line": F.col("line"),
+        "position": facts.line_number(F.col("ordinal")),
+        "first_position": facts.line_number(F.col("first_ordinal")),
+        "stored": F.col("stored"),
+        **{f"{c.name}_exists": F.col(f"{c.name}_exists") for c in table.references},
+    }
+    classified = df.select(
         "outcome",
-        "position",
+        "ordinal",
         "field_ok",
         *table.column_names,
-        *(F.when(rejected, F.col(name)).alias(name) for name in extra),
+        *(F.when(rejected, value).alias(name) for name, value in extra.items()),
     )
+    return classified, against_stored
 
 
 def rejections(classified: DataFrame, table: Table, source: str) -> DataFrame:
@@ -263,53 +327,50 @@ def load_file(
     """Load one CSV file into `table`; see the module docstring."""
     report_uri = rejected_report_uri(uri, table, rejected_prefix)
     clock = _Stopwatch()
+    service = target.service_database()
     parsed = parse_csv(spark, uri, table).persist(StorageLevel.MEMORY_AND_DISK)
+    repeats = repeated_ids(parsed, table.key).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        classified = snapshot(classify(spark, target, table, parsed, read_partitions))
+        facts = FileFacts.of(parsed, table.key)  # parses the file, into `parsed`'s cache
+        classified, against_stored = classify(spark, target, service, table, parsed, facts, repeats, read_partitions)
+        if against_stored:
+            # The outcome depends on the stored rows: computed once, not again after the inserts.
+            classified = snapshot(classified)
+        counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
         clock.lap("classify")
-    finally:
-        parsed.unpersist()
-    counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
-    if counts.get(rows.INSERT):
-        # Each connection writes one id range in ascending order: interleaved ids from concurrent
-        # connections contend on the same primary-key pages.
-        inserts = (
-            classified.where(F.col("outcome") == rows.INSERT)
-            .select(schema.typed_columns(table))
-            .repartitionByRange(max(1, write_connections), table.key)
-            .sortWithinPartitions(table.key)
-        )
-        folder = bulk_load.scratch_folder(spark)
-        if folder:
-            bulk_load.append(spark, inserts, target.login, table, folder)
-        else:
-            database.append(inserts, target, table.name, write_connections)
-        clock.lap("insert")
-    if counts.get(rows.INSERT) or counts.get(rows.UNCHANGED):
-        # The JDBC writers commit their shares on their own, so the summary cannot join their unit of
-        # work: it is rebuilt after them, and also when every row was already stored, so a re-run
-        # repairs a summary that an earlier run failed to rebuild after its inserts.
-        service = target.service_database()
-        try:
+        inserting = counts.get(rows.INSERT, 0)
+        deferring = inserting >= DEFER_KEYS_MIN_ROWS
+        with service.keys_deferred(table) if deferring else contextlib.nullcontext(False) as deferred:
+            if inserting:
+                _insert(spark, target, table, classified, facts, write_connections)
+                clock.lap("insert")
+        if deferred:
+            clock.lap("keys and derive")  # the summary is rebuilt while the keys are built
+        elif inserting or counts.get(rows.UNCHANGED):
+            # The writers commit their shares on their own, so the summary cannot join their unit of
+            # work: it is rebuilt after them, and also when every row was already stored, so a re-run
+            # repairs a summary that an earlier run failed to rebuild after its inserts.
             service.rebuild_derived()
-        finally:
-            service.close()
-        clock.lap("derive")
-    newly_logged = 0
-    if counts.get(rows.REJECTED):
-        rejected = rejections(classified, table, uri).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            write_rejected_report(spark, rejected, report_uri, table)
-            newly_logged = log_rejections(spark, target, table, uri, rejected, write_connections)
-        finally:
-            rejected.unpersist()
-    else:
-        storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
-    clock.lap("log rejections")
+            clock.lap("derive")
+        newly_logged = 0
+        if counts.get(rows.REJECTED):
+            rejected = rejections(classified, table, uri).persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                write_rejected_report(spark, rejected, report_uri, table)
+                newly_logged = log_rejections(spark, target, table, uri, rejected, write_connections)
+            finally:
+                rejected.unpersist()
+        else:
+            storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
+        clock.lap("log rejections")
+    finally:
+        repeats.unpersist()
+        parsed.unpersist()
+        service.close()
     result = LoadResult(
         source=uri,
         table=table.name,
-        inserted=counts.get(rows.INSERT, 0),
+        inserted=inserting,
         unchanged=counts.get(rows.UNCHANGED, 0),
         rejected=counts.get(rows.REJECTED, 0),
         newly_logged=newly_logged,
@@ -318,6 +379,27 @@ def load_file(
     )
     log.info("loaded %s", asdict(result))
     return result
+
+
+def _insert(
+    spark: SparkSession, target: MysqlTarget, table: Table, classified: DataFrame, facts: FileFacts, writers: int
+) -> None:
+    """Store the rows `classified` inserts: each writer one id range in ascending order (interleaved
+    ids from concurrent connections contend on the same primary-key pages). A file sorted by id is
+    in such ranges already, partition by partition: then no shuffle, only fewer partitions if needed."""
+    inserts = classified.where(F.col("outcome") == rows.INSERT).select(schema.typed_columns(table))
+    writers = max(1, writers)
+    if facts.ranges_apart:
+        if len(facts.partitions) > writers:
+            inserts = inserts.coalesce(writers)
+    else:
+        inserts = inserts.repartitionByRange(writers, table.key)
+    inserts = inserts.sortWithinPartitions(table.key)
+    folder = bulk_load.scratch_folder(spark)
+    if folder:
+        bulk_load.append(spark, inserts, target.login, table, folder)
+    else:
+        database.append(inserts, target, table.name, writers)
 
 
 def run_load(

@@ -17,6 +17,11 @@ from chalicelib.db.rejections import REJECTIONS, RejectionLog
 from chalicelib.db.summary import QUARTERLY_HIRES, SummaryUpkeep
 from chalicelib.rules.dictionary import LOAD_ORDER, TABLES, Table
 
+# From this many rows on, a load into an empty table (the CLI's, the S3 loader's, the Glue job's) defers
+# its secondary keys (`keys_deferred`): building them once costs less than keeping them up to date row
+# by row (docs/loading.md has the figures).
+DEFER_KEYS_MIN_ROWS = 100_000
+
 
 def tables_in_order() -> list[Table]:
     """The dictionary's tables, referenced tables first."""

@@ -40,6 +40,7 @@ from itertools import chain
 from typing import IO, Any
 
 from chalicelib.db import Database, DatabaseError
+from chalicelib.db.schema import DEFER_KEYS_MIN_ROWS  # the loader's own name: tests and the benchmark set it
 from chalicelib.loading import ingest, lines
 from chalicelib.loading.rejected_report import RejectedRowsReport
 from chalicelib.rules import validation
@@ -50,9 +51,6 @@ from chalicelib.runtime.prefetch import Prefetch, tuned_interpreter
 CHUNK_ROWS = 50_000  # per transaction; the report summary's upkeep costs per chunk about as much as 10k rows
 MAX_LINE_BYTES = 1 << 20  # a record of this service is well under 2 KB; 1 MiB without a newline is not CSV
 READ_BYTES = 1 << 20
-# From this many records on, a load into an empty table defers its secondary keys (`Database.keys_deferred`):
-# building them once costs less than keeping them up to date row by row (docs/loading.md has the figures).
-DEFER_KEYS_MIN_ROWS = 100_000
 # The line path's chunks keep no per-field objects once staged: by default twice as many rows per
 # transaction, which halves the per-chunk costs (the summary's upsert is about as costly as 10k rows).
 LINE_CHUNK_ROWS = 2 * CHUNK_ROWS

@@ -29,9 +29,16 @@ def _whitespace() -> str:
     return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
 
 
+def _printable_ascii(code: Column) -> Column:
+    return code.between(0x21, 0x7E)
+
+
 def strip(text: Column) -> Column:
-    """``text.strip()``: Python's whitespace (`str.isspace`), not Spark's `trim` (spaces only)."""
-    return F.btrim(text, F.lit(_whitespace()))
+    """``text.strip()``: Python's whitespace (`str.isspace`), not Spark's `trim` (spaces only). Every such
+    character is below 0x21 or above 0x7E, so a text that starts and ends with printable ASCII (most
+    fields) is its own strip, without the search through the whitespace set."""
+    plain = _printable_ascii(F.ascii(text)) & _printable_ascii(F.ascii(F.substring(text, -1, 1)))
+    return F.when(plain, text).otherwise(F.btrim(text, F.lit(_whitespace())))
 
 
 def _matches(text: Column, pattern: str) -> Column:
@@ -40,16 +47,13 @@ def _matches(text: Column, pattern: str) -> Column:
 
 
 def _integer(text: Column, p: str) -> list[Stage]:
-    """`fields.parse_integer` of CSV text: ASCII digits (leading zeros allowed), MIN_INTEGER..MAX_INTEGER."""
-    width = len(str(fields.MAX_INTEGER))
-    digits = F.regexp_replace(text, "^0+", "")
+    """`fields.parse_integer` of CSV text: ASCII digits (leading zeros allowed), MIN_INTEGER..MAX_INTEGER.
+    Digits only, the cast reads them base 10 whatever the leading zeros, and is null past a bigint."""
+    digits_only = (F.length(text) > 0) & (F.translate(text, "0123456789", "") == "")
     return [
-        {f"{p}shaped": _matches(text, "[0-9]+"), f"{p}digits": digits},
-        {f"{p}number": F.when(F.length(f"{p}digits").between(1, width), F.col(f"{p}digits").cast("bigint"))},
+        {f"{p}number": F.when(digits_only, text.cast("bigint"))},
         {
-            f"{p}ok": F.coalesce(
-                F.col(f"{p}shaped") & F.col(f"{p}number").between(fields.MIN_INTEGER, fields.MAX_INTEGER), F.lit(False)
-            ),
+            f"{p}ok": F.coalesce(F.col(f"{p}number").between(fields.MIN_INTEGER, fields.MAX_INTEGER), F.lit(False)),
             f"{p}value": F.col(f"{p}number").cast("int"),
         },
     ]
@@ -80,7 +84,10 @@ def _datetime(text: Column, p: str) -> list[Stage]:
         f"{p}hour": _number(text, 12, 2),
         f"{p}minute": _number(text, 15, 2),
         f"{p}second": F.when(has_seconds, _number(text, 18, 2)).otherwise(F.lit(0)),
-        f"{p}offset": F.regexp_replace(rest, "^[.,][0-9]+", ""),  # "", Z, z, +HH, +HHMM or +HH:MM
+        # "", Z, z, +HH, +HHMM or +HH:MM once a fraction is dropped (most texts have none)
+        f"{p}offset": F.when(
+            rest.startswith(".") | rest.startswith(","), F.regexp_replace(rest, "^[.,][0-9]+", "")
+        ).otherwise(rest),
     }
     offset = c("offset")
     signed = offset.startswith("+") | offset.startswith("-")

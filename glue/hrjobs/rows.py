@@ -1,6 +1,6 @@
-"""Per-row Python of the CSV load, run on the executors for the few rows that need it: splitting
-lines that hold quotes (``csv``'s rules, not a re-statement of them), and wording the reasons of
-rejected rows with the service's own rules (``chalicelib.rules.validation``). Module-level functions,
+"""Per-row Python of the CSV load, run on the executors for the few rows that need it, the rejected
+ones: their fields split again by ``csv`` (its error is the reason of a line it cannot split), and
+their reasons worded by the service's own rules (``chalicelib.rules.validation``). Module-level functions,
 so that Spark ships them by reference to this module (present on every executor through
 ``--extra-py-files``)."""
 
@@ -20,14 +20,6 @@ from chalicelib.rules import dictionary, validation
 
 INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"
 
-RECORD_SCHEMA = StructType(
-    [
-        StructField("position", LongType(), False),
-        StructField("line", StringType(), False),
-        StructField("fields", ArrayType(StringType(), False), False),
-        StructField("split_error", StringType(), True),
-    ]
-)
 REJECTION_SCHEMA = StructType(
     [
         StructField("position", LongType(), False),
@@ -48,7 +40,7 @@ class RulesDisagree(RuntimeError):
 def split_line(line: str) -> tuple[list[str], list[str]]:
     """The CSV fields of one line, or the line as one field and why it cannot be split."""
     try:
-        return next(csv.reader([line]), []), []
+        return next(csv.reader([line], strict=True), []), []
     except csv.Error as exc:
         return [line], [f"malformed CSV line: {exc}"]
 
@@ -67,34 +59,15 @@ def _csv_line(values: list) -> str:
     return out.getvalue()
 
 
-def is_blank(fields: list[str]) -> bool:
-    """A record that is not a row: no field, or one blank field (the service's loader skips it too)."""
-    return not fields or (len(fields) == 1 and not fields[0].strip())
-
-
-def split_records(numbered_lines: Iterable[Any]) -> Iterator[tuple]:
-    """(position, line) pairs -> rows of RECORD_SCHEMA: the line, its CSV fields, or the line as one
-    field and why it cannot be split; blank records are skipped."""
-    for position, line in numbered_lines:
-        fields, errors = split_line(line)
-        if errors or not is_blank(fields):
-            yield position, line, fields, errors[0] if errors else None
-
-
-def fields_of(row: Any) -> list[str]:
-    """The CSV fields of a classified line, split again from its text (only rejected lines need them):
-    `csv` splits a line without quotes at every comma, as Spark did."""
-    return split_line(row["line"])[0]
-
-
-def rejection_reasons(table: dictionary.Table, row: Any) -> list[str]:
-    """Why the rules reject `row` (a classified line, see load_csv.classify), in the service's words:
-    the field rules' reasons (`validation.check_fields`), else `validation.classify` of the line with
-    what Spark found about it: its first occurrence in the file, its stored row, its references."""
-    if row["split_error"]:
-        return [row["split_error"]]
+def rejection_reasons(table: dictionary.Table, row: Any, fields: list[str], errors: list[str]) -> list[str]:
+    """Why the rules reject `row` (a classified line, see load_csv.classify; `fields` and `errors`: its
+    `split_line`), in the service's words: csv's error, the field rules' reasons
+    (`validation.check_fields`), else `validation.classify` of the line with what Spark found about
+    it: its first occurrence in the file, its stored row, its references."""
+    if errors:
+        return errors
     if not row["field_ok"]:
-        _, reasons = validation.check_fields(table, fields_of(row))
+        _, reasons = validation.check_fields(table, fields)
     else:
         typed = tuple(row[name] for name in table.column_names)
         position, first = row["position"], row["first_position"]
@@ -119,8 +92,8 @@ def rejection_entries(table_name: str, source: str, rows: Iterable[Any]) -> Iter
     and row id, as the service's log stores them (`chalicelib.db.rejections`)."""
     table = dictionary.table(table_name)
     for row in rows:
-        fields = fields_of(row)
-        reasons = rejection_reasons(table, row)
+        fields, errors = split_line(row["line"])
+        reasons = rejection_reasons(table, row, fields, errors)
         yield (
             row["position"],
             fields,
