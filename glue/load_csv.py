@@ -26,11 +26,12 @@ import functools
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -53,6 +54,8 @@ OPTIONAL: dict[str, str | None] = {
     "READ_PARTITIONS": "4",
 }
 SOURCE_MAX_CHARS = 1024  # width of rejections.source
+INLINE_IDS = 10_000  # referenced ids up to this many go into the plan as a set literal
+WRITE_CONNECTIONS_LOG = 2  # the rejection log's few rows: two JDBC writers, beside the key build
 
 
 @dataclass
@@ -134,30 +137,35 @@ class FileFacts:
     """What one pass over the parsed file tells: its lines per partition (for line numbers), and per
     partition the range of its field-valid ids."""
 
-    partitions: list[tuple[int, int, int | None, int | None]]  # (index, lines, lowest id, highest id)
+    partitions: list[tuple[int, int, int | None, int | None, int]]  # (index, lines, lowest id, highest id, valid)
 
     @classmethod
     def of(cls, parsed: DataFrame, key: str) -> FileFacts:
         valid_key = F.when(F.col("field_ok"), F.col(key))
         rows_ = parsed.groupBy(csv_records.partition_of(F.col("ordinal")).alias("p")).agg(
-            F.count("*"), F.min(valid_key), F.max(valid_key)
+            F.count("*"), F.min(valid_key), F.max(valid_key), F.count(valid_key)
         )
         return cls(sorted(tuple(r) for r in rows_.collect()))
 
     @property
+    def field_valid(self) -> int:
+        """Lines that passed the field rules: an upper bound of the rows the file inserts."""
+        return sum(valid for *_, valid in self.partitions)
+
+    @property
     def id_range(self) -> tuple[int | None, int | None]:
-        lows = [lo for _, _, lo, _ in self.partitions if lo is not None]
-        highs = [hi for _, _, _, hi in self.partitions if hi is not None]
+        lows = [lo for _, _, lo, _, _ in self.partitions if lo is not None]
+        highs = [hi for _, _, _, hi, _ in self.partitions if hi is not None]
         return (min(lows), max(highs)) if lows else (None, None)
 
     @property
     def ranges_apart(self) -> bool:
         """The partitions' id ranges do not overlap, in partition order (a file sorted by id)."""
-        ranges = [(lo, hi) for _, _, lo, hi in self.partitions if lo is not None]
+        ranges = [(lo, hi) for _, _, lo, hi, _ in self.partitions if lo is not None]
         return all(a_hi < b_lo for (_, a_hi), (b_lo, _) in zip(ranges, ranges[1:]))
 
     def line_number(self, ordinal: Column) -> Column:
-        return csv_records.line_numbers((index, lines) for index, lines, _, _ in self.partitions)(ordinal)
+        return csv_records.line_numbers((index, lines) for index, lines, *_ in self.partitions)(ordinal)
 
 
 def _stored_in_range(service: Database, table: Table, lo: int, hi: int) -> int:
@@ -176,10 +184,18 @@ def repeated_ids(parsed: DataFrame, key: str) -> DataFrame:
     )
 
 
-def _reference_ids(spark: SparkSession, service: Database, table_name: str) -> DataFrame:
-    """The ids of a referenced table, read once into the plan (a small table: departments, jobs)."""
-    ids = service.query(f"SELECT {service.q('id')} FROM {service.q(table_name)}")
-    return spark.createDataFrame(ids, "id int")
+def _references_exist(spark: SparkSession, service: Database, df: DataFrame, column: str, table_name: str) -> DataFrame:
+    """`df` with `<column>_exists`: whether `table_name` has the id `column` names. The referenced ids are
+    read once, into the plan: as a set literal up to INLINE_IDS (departments, jobs: no join, no
+    broadcast to run per action), else as a broadcast table joined."""
+    ids = [row[0] for row in service.query(f"SELECT {service.q('id')} FROM {service.q(table_name)}")]
+    flag = f"{column}_exists"
+    if len(ids) <= INLINE_IDS:
+        return df.withColumn(flag, F.coalesce(F.col(column).isin(ids), F.lit(False)))
+    ref = f"{column}_ref"
+    known = spark.createDataFrame([(i,) for i in ids], f"{ref} int")
+    joined = df.join(F.broadcast(known), df[column] == known[ref], "left")
+    return joined.withColumn(flag, F.col(ref).isNotNull()).drop(ref)
 
 
 def classify(
@@ -189,7 +205,7 @@ def classify(
     table: Table,
     parsed: DataFrame,
     facts: FileFacts,
-    repeats: DataFrame,
+    repeats: DataFrame | None,
     read_partitions: int = 4,
 ) -> tuple[DataFrame, bool]:
     """Every record's outcome against what MySQL holds now, as `validation.classify` decides it for
@@ -202,7 +218,11 @@ def classify(
     and `first_position` are computed for them only.
     """
     key = table.key
-    df = parsed.where(~F.col("blank")).join(F.broadcast(repeats), key, "left")
+    df = parsed.where(~F.col("blank"))
+    if repeats is None:  # no id repeated in the file
+        df = df.withColumn("first_ordinal", F.lit(None).cast("long"))
+    else:
+        df = df.join(F.broadcast(repeats), key, "left")
     stored_type = StructType(schema.spark_schema(table, nullable=True).fields)
     lo, hi = facts.id_range
     against_stored = lo is not None and _stored_in_range(service, table, lo, hi) > 0
@@ -215,11 +235,8 @@ def classify(
         df = df.withColumn("stored", F.lit(None).cast(stored_type))
     missing_reference = F.lit(False)
     for column in table.references:
-        ref, flag = f"{column.name}_ref", f"{column.name}_exists"
-        ids = _reference_ids(spark, service, column.references).toDF(ref)
-        df = df.join(F.broadcast(ids), df[column.name] == ids[ref], "left").withColumn(flag, F.col(ref).isNotNull())
-        df = df.drop(ref)
-        missing_reference = missing_reference | ~F.col(flag)
+        df = _references_exist(spark, service, df, column.name, column.references)
+        missing_reference = missing_reference | ~F.col(f"{column.name}_exists")
     row = F.struct(*table.column_names)
     repeated = F.col("first_ordinal").isNotNull() & (F.col("first_ordinal") != F.col("ordinal"))
     outcome = (
@@ -332,36 +349,31 @@ def load_file(
     repeats = repeated_ids(parsed, table.key).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         facts = FileFacts.of(parsed, table.key)  # parses the file, into `parsed`'s cache
-        classified, against_stored = classify(spark, target, service, table, parsed, facts, repeats, read_partitions)
+        repeated = repeats if repeats.count() else None
+        classified, against_stored = classify(spark, target, service, table, parsed, facts, repeated, read_partitions)
+        counts = {}
         if against_stored:
             # The outcome depends on the stored rows: computed once, not again after the inserts.
             classified = snapshot(classified)
-        counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
+            counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
         clock.lap("classify")
-        inserting = counts.get(rows.INSERT, 0)
-        deferring = inserting >= DEFER_KEYS_MIN_ROWS
-        with service.keys_deferred(table) if deferring else contextlib.nullcontext(False) as deferred:
-            if inserting:
-                _insert(spark, target, table, classified, facts, write_connections)
+        with ThreadPoolExecutor(1, thread_name_prefix="rejections") as beside:
+            # The field-valid lines bound the rows to insert: a large first load defers the keys.
+            deferring = facts.field_valid >= DEFER_KEYS_MIN_ROWS
+            with service.keys_deferred(table) if deferring else contextlib.nullcontext(False) as deferred:
+                inserted = _insert(spark, target, table, classified, facts, write_connections)
                 clock.lap("insert")
-        if deferred:
-            clock.lap("keys and derive")  # the summary is rebuilt while the keys are built
-        elif inserting or counts.get(rows.UNCHANGED):
-            # The writers commit their shares on their own, so the summary cannot join their unit of
-            # work: it is rebuilt after them, and also when every row was already stored, so a re-run
-            # repairs a summary that an earlier run failed to rebuild after its inserts.
-            service.rebuild_derived()
-            clock.lap("derive")
-        newly_logged = 0
-        if counts.get(rows.REJECTED):
-            rejected = rejections(classified, table, uri).persist(StorageLevel.MEMORY_AND_DISK)
-            try:
-                write_rejected_report(spark, rejected, report_uri, table)
-                newly_logged = log_rejections(spark, target, table, uri, rejected, write_connections)
-            finally:
-                rejected.unpersist()
-        else:
-            storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
+                # Rejected rows are worded, reported and logged while the keys are built.
+                rejected = beside.submit(_log_rejected, spark, target, table, uri, classified, report_uri)
+            if deferred:
+                clock.lap("keys and derive")  # the summary is rebuilt while the keys are built
+            elif inserted or counts.get(rows.UNCHANGED):
+                # The writers commit their shares on their own, so the summary cannot join their unit
+                # of work: it is rebuilt after them, and also when every row was already stored, so a
+                # re-run repairs a summary that an earlier run failed to rebuild after its inserts.
+                service.rebuild_derived()
+                clock.lap("derive")
+            rejected_count, newly_logged = rejected.result()
         clock.lap("log rejections")
     finally:
         repeats.unpersist()
@@ -370,20 +382,36 @@ def load_file(
     result = LoadResult(
         source=uri,
         table=table.name,
-        inserted=inserting,
+        inserted=inserted,
         unchanged=counts.get(rows.UNCHANGED, 0),
-        rejected=counts.get(rows.REJECTED, 0),
+        rejected=rejected_count,
         newly_logged=newly_logged,
-        rejected_report=report_uri if counts.get(rows.REJECTED) else None,
+        rejected_report=report_uri if rejected_count else None,
         seconds=clock.laps,
     )
     log.info("loaded %s", asdict(result))
     return result
 
 
+def _log_rejected(
+    spark: SparkSession, target: MysqlTarget, table: Table, uri: str, classified: DataFrame, report_uri: str
+) -> tuple[int, int]:
+    """The file's rejected rows to its report and to the rejection log: (rejected, newly logged)."""
+    rejected = rejections(classified, table, uri).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        count = rejected.count()
+        if not count:
+            storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
+            return 0, 0
+        write_rejected_report(spark, rejected, report_uri, table)
+        return count, log_rejections(spark, target, table, uri, rejected, WRITE_CONNECTIONS_LOG)
+    finally:
+        rejected.unpersist()
+
+
 def _insert(
     spark: SparkSession, target: MysqlTarget, table: Table, classified: DataFrame, facts: FileFacts, writers: int
-) -> None:
+) -> int:
     """Store the rows `classified` inserts: each writer one id range in ascending order (interleaved
     ids from concurrent connections contend on the same primary-key pages). A file sorted by id is
     in such ranges already, partition by partition: then no shuffle, only fewer partitions if needed."""
@@ -394,12 +422,14 @@ def _insert(
             inserts = inserts.coalesce(writers)
     else:
         inserts = inserts.repartitionByRange(writers, table.key)
-    inserts = inserts.sortWithinPartitions(table.key)
+    counted = Observation("inserted")
+    inserts = inserts.sortWithinPartitions(table.key).observe(counted, F.count(F.lit(1)).alias("rows"))
     folder = bulk_load.scratch_folder(spark)
     if folder:
         bulk_load.append(spark, inserts, target.login, table, folder)
     else:
         database.append(inserts, target, table.name, writers)
+    return counted.get["rows"]
 
 
 def run_load(

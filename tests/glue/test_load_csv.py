@@ -66,7 +66,10 @@ def read_report(uri: str) -> list[list[str]]:
     return list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
 
 
-def test_load_applies_every_rule_and_logs_rejections(spark, target, sql, seeded, tmp_path):
+# Referenced ids go into the plan as a set literal, or, past INLINE_IDS, as a broadcast table.
+@pytest.mark.parametrize("inline_ids", [load_csv.INLINE_IDS, 0], ids=["inline-ids", "joined-ids"])
+def test_load_applies_every_rule_and_logs_rejections(spark, target, sql, seeded, tmp_path, monkeypatch, inline_ids):
+    monkeypatch.setattr(load_csv, "INLINE_IDS", inline_ids)
     source = write_csv(tmp_path, "incoming/hired_employees/2021.csv", EMPLOYEES)
 
     [result] = load_csv.run_load(spark, target, source)
