@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -36,7 +36,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from chalicelib.db import Database
-from chalicelib.db.base import REJECTIONS
 from chalicelib.db.schema import DEFER_KEYS_MIN_ROWS
 from chalicelib.loading.bucket_layout import INCOMING, REJECTED, report_path
 from chalicelib.rules import dictionary
@@ -53,9 +52,8 @@ OPTIONAL: dict[str, str | None] = {
     "WRITE_CONNECTIONS": "4",
     "READ_PARTITIONS": "4",
 }
-SOURCE_MAX_CHARS = 1024  # width of rejections.source
 INLINE_IDS = 10_000  # referenced ids up to this many go into the plan as a set literal
-WRITE_CONNECTIONS_LOG = 2  # the rejection log's few rows: two JDBC writers, beside the key build
+LOG_BATCH = 10_000  # rejected rows per transaction of the rejection log
 
 
 @dataclass
@@ -267,11 +265,11 @@ def classify(
     return classified, against_stored
 
 
-def rejections(classified: DataFrame, table: Table, source: str) -> DataFrame:
-    """The rejected rows with their reasons, raw row and fingerprint (`rows.REJECTION_SCHEMA`), worded
-    by the Python rules: Python runs on these rows only."""
+def rejections(classified: DataFrame, table: Table) -> DataFrame:
+    """The rejected rows with their fields and reasons (`rows.REJECTION_SCHEMA`), worded by the Python
+    rules: Python runs on these rows only."""
     entries = classified.where(F.col("outcome") == rows.REJECTED).rdd.mapPartitions(
-        functools.partial(rows.rejection_entries, table.name, source)
+        functools.partial(rows.rejection_entries, table.name)
     )
     return classified.sparkSession.createDataFrame(entries, rows.REJECTION_SCHEMA, verifySchema=False)
 
@@ -285,35 +283,18 @@ def snapshot(df: DataFrame) -> DataFrame:
     return df.localCheckpoint(eager=True)
 
 
-def log_rejections(
-    spark: SparkSession, target: MysqlTarget, table: Table, source: str, rejected: DataFrame, connections: int
-) -> int:
-    """Add the rejected rows not already logged (same fingerprint) to the rejections table; returns how many."""
-    logged = database.read_query(
-        spark, target, f"SELECT fingerprint FROM `{REJECTIONS}` WHERE table_name = '{table.name}'"
-    )
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    entries = (
-        rejected.join(logged, "fingerprint", "left_anti")
-        .select(
-            "fingerprint",
-            F.lit(source[:SOURCE_MAX_CHARS]).alias("source"),
-            F.lit(table.name).alias("table_name"),
-            "position",
-            "raw",
-            F.col("reasons_json").alias("reasons"),
-            F.lit(now).cast("timestamp_ntz").alias("rejected_at"),
-            "row_id",
-        )
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+def log_rejections(target: MysqlTarget, table: Table, source: str, rejected: DataFrame) -> int:
+    """Add the rejected rows not already logged (same fingerprint) to the rejections table, through
+    the service's own log (`log_new_rejections`), LOG_BATCH rows per transaction; returns how many."""
+    service = target.service_database()
+    added = 0
     try:
-        count = entries.count()
-        if count:
-            database.append(entries, target, REJECTIONS, connections)
-        return count
+        entries = (tuple(row) for row in rejected.select("position", "fields", "reasons").toLocalIterator())
+        while batch := list(itertools.islice(entries, LOG_BATCH)):
+            added += service.run(functools.partial(service.log_new_rejections, source, table, batch))
     finally:
-        entries.unpersist()
+        service.close()
+    return added
 
 
 def write_rejected_report(spark: SparkSession, rejected: DataFrame, uri: str, table: Table) -> None:
@@ -397,14 +378,14 @@ def _log_rejected(
     spark: SparkSession, target: MysqlTarget, table: Table, uri: str, classified: DataFrame, report_uri: str
 ) -> tuple[int, int]:
     """The file's rejected rows to its report and to the rejection log: (rejected, newly logged)."""
-    rejected = rejections(classified, table, uri).persist(StorageLevel.MEMORY_AND_DISK)
+    rejected = rejections(classified, table).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         count = rejected.count()
         if not count:
             storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
             return 0, 0
         write_rejected_report(spark, rejected, report_uri, table)
-        return count, log_rejections(spark, target, table, uri, rejected, WRITE_CONNECTIONS_LOG)
+        return count, log_rejections(target, table, uri, rejected)
     finally:
         rejected.unpersist()
 

@@ -91,11 +91,9 @@ class RejectionLog(DatabaseCore):
             REJECTIONS, self.rejections_columns(), ["fingerprint"], {"reasons": "{new}", "rejected_at": "{new}"}
         )
 
-    def log_rejections(self, source: str, table: Table, rejected: Iterable[tuple[int, Any, list[str]]]) -> int:
-        """Store (position, raw, reasons) entries; an entry already logged for the same source,
-        position and raw row is updated, not repeated."""
+    def _rejection_rows(self, source: str, table: Table, rejected: Iterable[tuple[int, Any, list[str]]]) -> list[tuple]:
         now = self._encode(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
-        rows = [
+        return [
             (
                 rejection_fingerprint(source, table.name, position, raw),
                 source[:1024],
@@ -108,9 +106,27 @@ class RejectionLog(DatabaseCore):
             )
             for position, raw, reasons in rejected
         ]
+
+    def log_rejections(self, source: str, table: Table, rejected: Iterable[tuple[int, Any, list[str]]]) -> int:
+        """Store (position, raw, reasons) entries; an entry already logged for the same source,
+        position and raw row is updated, not repeated."""
+        rows = self._rejection_rows(source, table, rejected)
         if rows:
             self.executemany(self._upsert_rejections_sql(), rows)
         return len(rows)
+
+    def log_new_rejections(self, source: str, table: Table, rejected: Iterable[tuple[int, Any, list[str]]]) -> int:
+        """`log_rejections` of the entries not logged yet: one already logged for the same source,
+        position and raw row keeps its first reasons and time (the Glue load job's rule, so that
+        running it again on the same file changes nothing). Returns how many entries were added."""
+        rows = self._rejection_rows(source, table, rejected)
+        fingerprints = [row[0] for row in rows]
+        select = f"SELECT {self.q('fingerprint')} FROM {self.q(REJECTIONS)}"
+        logged = {fingerprint for (fingerprint,) in self._where_in(select, "fingerprint", fingerprints)}
+        new = [row for row in rows if row[0] not in logged]
+        if new:
+            self.executemany(self._upsert_rejections_sql(), new)
+        return len(new)
 
     def forget_rejections(self, table: Table, ids: Iterable[int]) -> None:
         """Remove the log's entries for rows of `table` with these ids: those rows are stored now, in

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
 
-from chalicelib.db import rejections
 from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules import dictionary, validation
 
@@ -25,10 +23,6 @@ REJECTION_SCHEMA = StructType(
         StructField("position", LongType(), False),
         StructField("fields", ArrayType(StringType(), False), False),
         StructField("reasons", ArrayType(StringType(), False), False),
-        StructField("raw", StringType(), False),
-        StructField("reasons_json", StringType(), False),
-        StructField("fingerprint", StringType(), False),
-        StructField("row_id", LongType(), True),
     ]
 )
 
@@ -87,19 +81,10 @@ def rejection_reasons(table: dictionary.Table, row: Any, fields: list[str], erro
     return reasons
 
 
-def rejection_entries(table_name: str, source: str, rows: Iterable[Any]) -> Iterator[tuple]:
-    """Rejected lines -> rows of REJECTION_SCHEMA: reasons, and the rejection log's raw row, fingerprint
-    and row id, as the service's log stores them (`chalicelib.db.rejections`)."""
+def rejection_entries(table_name: str, rows: Iterable[Any]) -> Iterator[tuple]:
+    """Rejected lines -> rows of REJECTION_SCHEMA: line number, fields and reasons, what the report
+    and the rejection log (`RejectionLog.log_new_rejections`) are made of."""
     table = dictionary.table(table_name)
     for row in rows:
         fields, errors = split_line(row["line"])
-        reasons = rejection_reasons(table, row, fields, errors)
-        yield (
-            row["position"],
-            fields,
-            reasons,
-            rejections.stored_raw(fields),
-            json.dumps(reasons, ensure_ascii=False),
-            validation.rejection_fingerprint(source, table.name, row["position"], fields),
-            rejections.rejected_row_id(table, fields),
-        )
+        yield row["position"], fields, rejection_reasons(table, row, fields, errors)

@@ -180,3 +180,16 @@ def test_ids_and_cursors_past_64_bits_find_no_row_on_either_backend(db, key):
     assert db.list_rows(DEPARTMENTS, after=key) == []
     assert db.list_rejections(after=key) == []
     assert [r[0] for r in db.list_rows(DEPARTMENTS, after=-key)] == [1]
+
+
+def test_logging_only_new_rejections_keeps_the_first_entry_of_each(db):
+    first = [(1, ["1", "", "x", "1", "1"], ["name: is required"]), (2, ["2", "B", "bad", "1", "1"], ["datetime: bad"])]
+    assert db.run(lambda: db.log_new_rejections("s3://b/x.csv", HIRED_EMPLOYEES, first)) == 2
+    before = [(r.position, r.reasons, r.rejected_at) for r in db.list_rejections()]
+    again = [(1, first[0][1], ["other words"]), (3, ["3", "C", "bad", "9", "1"], ["datetime: bad"])]
+
+    assert db.run(lambda: db.log_new_rejections("s3://b/x.csv", HIRED_EMPLOYEES, again)) == 1
+
+    after = [(r.position, r.reasons, r.rejected_at) for r in db.list_rejections()]
+    assert after[:2] == before and [entry[:2] for entry in after[2:]] == [(3, ["datetime: bad"])]
+    assert db.run(lambda: db.log_new_rejections("s3://b/other.csv", HIRED_EMPLOYEES, first[:1])) == 1
