@@ -120,14 +120,14 @@ def csv_sources(spark: SparkSession, source: str, table_name: str | None = None)
 
 
 def parse_csv(spark: SparkSession, uri: str, table: Table) -> DataFrame:
-    """The file's lines after the field rules, as Spark expressions (`field_rules`): ordinal, line,
+    """The file's lines after the field rules, as Spark expressions (`field_rules`): ordinal,
     blank, field_ok (splittable, not blank, every field rule passed), and the typed values (null
     unless field_ok)."""
     parsed = field_rules.check_fields(csv_records.records(spark, uri), table)
-    # The fields array is dropped once checked: the line's text is cheaper to keep, and only rejected
-    # lines need their fields again (`rows.split_line`).
+    # The cache keeps what every row needs: the fields and the line's text are dropped once checked;
+    # only rejected lines need them again, read from the file (`rejections`, `rows.split_line`).
     field_ok = F.col("field_ok") & F.col("splittable") & ~F.col("blank")
-    return parsed.withColumn("field_ok", field_ok).drop("fields", "splittable")
+    return parsed.withColumn("field_ok", field_ok).drop("line", "fields", "splittable")
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,6 @@ def classify(
     rejected = F.col("outcome") == rows.REJECTED
     # What only rejected rows need is dropped from the others.
     extra = {
-        "line": F.col("line"),
         "position": facts.line_number(F.col("ordinal")),
         "first_position": facts.line_number(F.col("first_ordinal")),
         "stored": F.col("stored"),
@@ -265,10 +264,12 @@ def classify(
     return classified, against_stored
 
 
-def rejections(classified: DataFrame, table: Table) -> DataFrame:
+def rejections(spark: SparkSession, uri: str, classified: DataFrame, table: Table) -> DataFrame:
     """The rejected rows with their fields and reasons (`rows.REJECTION_SCHEMA`), worded by the Python
-    rules: Python runs on these rows only."""
-    entries = classified.where(F.col("outcome") == rows.REJECTED).rdd.mapPartitions(
+    rules: Python runs on these rows only. Their lines are read again from the file (the parsed file
+    is cached without its text)."""
+    rejected = F.broadcast(classified.where(F.col("outcome") == rows.REJECTED))
+    entries = rejected.join(csv_records.lines(spark, uri), "ordinal").rdd.mapPartitions(
         functools.partial(rows.rejection_entries, table.name)
     )
     return classified.sparkSession.createDataFrame(entries, rows.REJECTION_SCHEMA, verifySchema=False)
@@ -378,7 +379,7 @@ def _log_rejected(
     spark: SparkSession, target: MysqlTarget, table: Table, uri: str, classified: DataFrame, report_uri: str
 ) -> tuple[int, int]:
     """The file's rejected rows to its report and to the rejection log: (rejected, newly logged)."""
-    rejected = rejections(classified, table).persist(StorageLevel.MEMORY_AND_DISK)
+    rejected = rejections(spark, uri, classified, table).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         count = rejected.count()
         if not count:

@@ -59,6 +59,11 @@ def _quoted_fields(line: Column) -> Column:
     )
 
 
+def lines(spark: SparkSession, uri: str) -> DataFrame:
+    """(ordinal, line) of each line of the file: the same ordinals each time the same file is read."""
+    return spark.read.text(uri).select(F.monotonically_increasing_id().alias("ordinal"), F.col("value").alias("line"))
+
+
 def records(spark: SparkSession, uri: str) -> DataFrame:
     """The file's lines as (ordinal, line, fields, splittable, blank): `fields` is what ``csv.reader``
     gives for the line (when `splittable`); `blank` marks a record the service's loader skips (no
@@ -66,8 +71,7 @@ def records(spark: SparkSession, uri: str) -> DataFrame:
     line = F.col("line")
     quoted = F.instr(line, '"') > 0
     fields = F.when(quoted, _quoted_fields(line)).otherwise(F.split(line, ",", -1))
-    text = spark.read.text(uri).select(F.monotonically_increasing_id().alias("ordinal"), F.col("value").alias("line"))
-    split = text.withColumns(
+    split = lines(spark, uri).withColumns(
         {
             "fields": fields,
             "well_formed": ~quoted | line.rlike(WELL_FORMED),
