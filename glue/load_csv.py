@@ -340,11 +340,9 @@ def load_file(
             counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
         clock.lap("classify")
         with ThreadPoolExecutor(1, thread_name_prefix="rejections") as beside:
-            # The field-valid lines bound the rows to insert: a load at least as large as the table
-            # (a first load) defers the keys.
+            # The field-valid lines bound the rows to insert: a large first load defers the keys.
             deferring = facts.field_valid >= DEFER_KEYS_MIN_ROWS
-            keys = service.keys_deferred(table, facts.field_valid) if deferring else contextlib.nullcontext(False)
-            with keys as deferred:
+            with service.keys_deferred(table) if deferring else contextlib.nullcontext(False) as deferred:
                 inserted = _insert(spark, target, table, classified, facts, write_connections)
                 clock.lap("insert")
                 # Rejected rows are worded, reported and logged while the keys are built.

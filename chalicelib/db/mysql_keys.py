@@ -1,6 +1,5 @@
-"""MySQL: a table's secondary keys (indexes and foreign keys), and loading a table with them deferred:
-dropped before a large load that brings at least as many rows as the table holds (a first load into
-an empty table, or an append that doubles it) and built again after it in one ALTER, which costs less
+"""MySQL: a table's secondary keys (indexes and foreign keys), and loading an empty table with them
+deferred: dropped before a large first load and built again after it in one ALTER, which costs less
 than keeping three indexes up to date row by row.
 
 DDL is not transactional, so the deferral is recorded first, durably, as a row of `KEYS_DEFERRED`,
@@ -88,18 +87,16 @@ class DeferredKeys:
         self.query("SELECT RELEASE_LOCK(%s)", [_named(self.database, table.name)])
 
     @contextlib.contextmanager
-    def keys_deferred(self, table: Table, incoming: int) -> Iterator[bool]:
-        """Within the block, `table` has its primary key only, if it holds no more rows than the
-        `incoming` ones a load brings (an empty table, for a first load; then building the keys once
-        over both costs less than keeping them up to date row by row), has secondary keys and no other
-        loader is deferring them (yields True); else nothing changes (yields False). The keys are
-        built again when the block ends, however it ends; if the process dies first, the next
+    def keys_deferred(self, table: Table) -> Iterator[bool]:
+        """Within the block, `table` has its primary key only, if it is empty, has secondary keys and no
+        other loader is deferring them (yields True); else nothing changes (yields False). The keys
+        are built again when the block ends, however it ends; if the process dies first, the next
         `restore_deferred_keys` builds them."""
         if not self.secondary_keys(table) or not self._lock(table):
             yield False
             return
         try:
-            deferred = self._defer(table, incoming)
+            deferred = self._defer(table)
             if deferred:
                 self.summary_owed.add(table.name)
             try:
@@ -122,11 +119,9 @@ class DeferredKeys:
         if table.name not in self.summary_owed:
             super().after_insert(table, rows, staged)
 
-    def _defer(self, table: Table, incoming: int) -> bool:
+    def _defer(self, table: Table) -> bool:
         try:
-            # Counted up to one past `incoming`: no more rows are read than the load brings.
-            held = f"SELECT COUNT(*) FROM (SELECT 1 FROM {self.q(table.name)} LIMIT {int(incoming) + 1}) AS held"
-            if self.query(held)[0][0] > incoming:
+            if self.query(f"SELECT 1 FROM {self.q(table.name)} LIMIT 1"):
                 return False
             self._restore(table)  # an earlier deferral of this table that did not finish
             self.execute(

@@ -17,9 +17,9 @@ from chalicelib.db.rejections import REJECTIONS, RejectionLog
 from chalicelib.db.summary import QUARTERLY_HIRES, SummaryUpkeep
 from chalicelib.rules.dictionary import LOAD_ORDER, TABLES, Table
 
-# From this many rows on, a load (the CLI's, the S3 loader's, the Glue job's) into a table holding no more
-# rows than it brings defers the table's secondary keys (`keys_deferred`): building them once costs less
-# than keeping them up to date row by row (docs/loading.md has the figures).
+# From this many rows on, a load into an empty table (the CLI's, the S3 loader's, the Glue job's) defers
+# its secondary keys (`keys_deferred`): building them once costs less than keeping them up to date row
+# by row (docs/loading.md has the figures).
 DEFER_KEYS_MIN_ROWS = 100_000
 
 
@@ -48,10 +48,9 @@ class SchemaSql(SummaryUpkeep, RejectionLog):
             self.rebuild_derived()
 
     @contextlib.contextmanager
-    def keys_deferred(self, table: Table, incoming: int) -> Iterator[bool]:
+    def keys_deferred(self, table: Table) -> Iterator[bool]:
         """Within the block, `table`'s secondary keys may be dropped, to be built again at its end, if
-        the backend does that (yields True) and the table holds no more rows than the `incoming` ones;
-        here it does not (yields False)."""
+        the backend does that (yields True) and the table is empty; here it does not (yields False)."""
         yield False
 
     def restore_deferred_keys(self) -> list[str]:

@@ -13,8 +13,7 @@ A file goes in two passes over its bytes, so that a file that cannot be read is 
    regular expression per table, no Python object per field); the rest the csv reader and
    `validation.candidates`. Both passes read plain text in pieces, not line by line.
 
-A large load into a table holding no more rows than it brings (a first load into an empty table, an
-append that doubles it) defers the table's secondary keys (`Database.keys_deferred`, MySQL:
+A large load into an empty table defers the table's secondary keys (`Database.keys_deferred`, MySQL:
 built in one ALTER at the end, restored by the next load if the process dies; docs/loading.md).
 
 The price of the guarantee is reading the file twice: a second S3 GET, pinned to the first one's
@@ -412,10 +411,8 @@ def load(
         checked = check(open_stream, table)
     result = LoadResult(table=table.name, source=source)
     db.restore_deferred_keys()  # a load that died with its table's keys dropped: build them first
-    # A large load into a table holding fewer rows than it brings (a first load, an append doubling the
-    # table) goes into the primary key alone; the other keys are built once, at the end.
-    large = checked.records >= DEFER_KEYS_MIN_ROWS
-    deferring = db.keys_deferred(table, checked.records) if large else contextlib.nullcontext()
+    # A large first load goes into the primary key alone; the other keys are built once, at the end.
+    deferring = db.keys_deferred(table) if checked.records >= DEFER_KEYS_MIN_ROWS else contextlib.nullcontext()
     try:
         # The next chunk is parsed and field-checked on a thread while this one is in its transaction.
         parsed = _chunks(open_stream, db, table, chunk_rows)
