@@ -33,17 +33,33 @@ def plain_text(text: str, longest: int | None = None) -> bool:
     if '"' in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return False
     if longest is None:
-        longest = max(map(len, text.split("\n"))) if len(text) > csv.field_size_limit() else 0
+        return not _has_line_longer(text, csv.field_size_limit())
     return longest <= csv.field_size_limit()
 
 
+def _has_line_longer(text: str, limit: int) -> bool:
+    """Whether a line of `text` has more than `limit` characters: window by window, each jump to the
+    last line break of the next `limit + 1` characters (a few jumps per megabyte of short lines)."""
+    at, end = 0, len(text)
+    while end - at > limit:
+        cut = text.rfind("\n", at, at + limit + 1)
+        if cut < 0:
+            return True
+        at = cut + 1
+    return False
+
+
 _BLANK = re.compile(r"^[^\S\n]*\n", re.MULTILINE)
+_LINE_MAY_BE_BLANK = re.compile(r"\n\s")  # a blank line starts the text or follows a line break
 
 
 def count_records(text: str) -> int:
     """The records of a plain text of whole lines: its lines but the blank ones (the csv reader skips them)."""
     last = text[text.rfind("\n") + 1 :]  # a last line without its line break
-    return text.count("\n") - len(_BLANK.findall(text)) + (last != "" and not last.isspace())
+    blank = 0
+    if text[:1].isspace() or _LINE_MAY_BE_BLANK.search(text):  # else no line is blank: no need to find them
+        blank = len(_BLANK.findall(text))
+    return text.count("\n") - blank + (last != "" and not last.isspace())
 
 
 @cache

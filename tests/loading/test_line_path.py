@@ -4,6 +4,7 @@ reasons, and the same record count in the check pass."""
 
 from __future__ import annotations
 
+import csv
 import io
 import random
 from collections import Counter
@@ -147,3 +148,26 @@ def test_chunks_cut_at_whole_lines_and_number_them_as_the_record_path(db, monkey
         return [(c.position, c.row, c.reasons) for chunk in chunks for c in chunk.candidates]
 
     assert read(True) == read(False)
+
+
+def test_records_of_plain_text_are_counted_as_the_csv_reader_counts_them():
+    rng = random.Random(11)
+    parts = ["1,a", "", " ", "\t", "\u00a0", "\u3000 ", "x", " 2,b", "3, ", ",", "\x0b"]
+    for _ in range(400):
+        text = "\n".join(rng.choice(parts) for _ in range(rng.randint(0, 12))) + rng.choice(["", "\n"])
+        expected = sum(1 for fields in csv.reader(io.StringIO(text, newline="")) if not _blank(fields))
+        assert lines.count_records(text) == expected, repr(text)
+
+
+def _blank(fields: list[str]) -> bool:
+    return not fields or (len(fields) == 1 and not fields[0].strip())
+
+
+@pytest.mark.parametrize("at", ["first", "middle", "last"])
+def test_a_line_longer_than_csv_allows_is_not_plain_text(at):
+    limit = csv.field_size_limit()
+    short, fits, too_long = "1,a", "x" * limit, "x" * (limit + 1)
+    lines_of = {"first": [too_long, short, short], "middle": [short, too_long, short], "last": [short, short, too_long]}
+    assert lines.plain_text("\n".join([short, fits, short] * 3) + "\n")
+    assert not lines.plain_text("\n".join(lines_of[at]) + "\n")
+    assert not lines.plain_text("\n".join(lines_of[at]))
