@@ -4,19 +4,20 @@
                         .csv under it, referenced tables first)
     --TABLE             optional; default: the folder (incoming/<table>/x.csv) or the file name
     --REJECTED_PREFIX   optional; default: s3://bucket/rejected/ beside incoming/
-    --WRITE_CONNECTIONS optional (4): most JDBC connections writing at once
+    --WRITE_CONNECTIONS optional (4): most connections writing at once (LOAD DATA parts, or JDBC)
     --READ_PARTITIONS   optional (4): parallel range queries reading stored rows
     + the database options of hrjobs.runtime (--DB_SECRET_ARN or --CONNECTION_NAME)
 
-Spark does the checking: each line is split (`hrjobs.csv_records`) and put through the field rules as
-column expressions generated from the data dictionary (`hrjobs.field_rules`); then a repeated id, a
-missing reference and a stored id are found by joins (the file's repeated ids, the referenced tables'
-ids as broadcast sets, the stored rows in the file's id range), and each line gets the outcome
-``validation.classify`` gives it for the file as one batch: insert, identical no-op or reject. Python
-runs only on lines holding quotes (split by ``csv``) and on rejected lines (their reasons are worded
-by ``chalicelib.rules``). Valid rows are appended over JDBC; rejected rows go to
+Spark does the checking, in one pass over the file: each line is split (`hrjobs.csv_records`, quoted
+lines by csv's grammar) and put through the field rules as column expressions generated from the data
+dictionary (`hrjobs.field_rules`); then a repeated id, a missing reference and a stored id are found by
+an aggregation and lookups (the file's repeated ids, the referenced tables' ids, the stored rows in the
+file's id range), and each line gets the outcome ``validation.classify`` gives it for the file as one
+batch: insert, identical no-op or reject. Python runs only on rejected lines (their fields split again
+by ``csv``, their reasons worded by ``chalicelib.rules``). Valid rows are appended with LOAD DATA (JDBC
+without a shared scratch folder), a first load with the table's keys deferred; rejected rows go to
 ``rejected/<folder>/<name>.rejected.csv`` (the service loader's report format) and to the ``rejections``
-table, once per fingerprint, so re-running on the same input changes nothing.
+table through the service's log, once per fingerprint, so re-running on the same input changes nothing.
 """
 
 from __future__ import annotations
