@@ -187,7 +187,8 @@ def _references_exist(spark: SparkSession, service: Database, df: DataFrame, col
     """`df` with `<column>_exists`: whether `table_name` has the id `column` names. The referenced ids are
     read once, into the plan: as a set literal up to INLINE_IDS (departments, jobs: no join, no
     broadcast to run per action), else as a broadcast table joined."""
-    ids = [row[0] for row in service.query(f"SELECT {service.q('id')} FROM {service.q(table_name)}")]
+    key = dictionary.TABLES[table_name].key
+    ids = [row[0] for row in service.query(f"SELECT {service.q(key)} FROM {service.q(table_name)}")]
     flag = f"{column}_exists"
     if len(ids) <= INLINE_IDS:
         return df.withColumn(flag, F.coalesce(F.col(column).isin(ids), F.lit(False)))
@@ -334,11 +335,11 @@ def load_file(
         facts = FileFacts.of(parsed, table.key)  # parses the file, into `parsed`'s cache
         repeated = repeats if repeats.count() else None
         classified, against_stored = classify(spark, target, service, table, parsed, facts, repeated, read_partitions)
-        counts = {}
+        unchanged = 0  # only a stored row can be an identical no-op
         if against_stored:
             # The outcome depends on the stored rows: computed once, not again after the inserts.
             classified = snapshot(classified)
-            counts = {r["outcome"]: r["count"] for r in classified.groupBy("outcome").count().collect()}
+            unchanged = classified.where(F.col("outcome") == rows.UNCHANGED).count()
         clock.lap("classify")
         with ThreadPoolExecutor(1, thread_name_prefix="rejections") as beside:
             # The field-valid lines bound the rows to insert: a large first load defers the keys.
@@ -350,7 +351,7 @@ def load_file(
                 rejected = beside.submit(_log_rejected, spark, target, table, uri, classified, report_uri)
             if deferred:
                 clock.lap("keys and derive")  # the summary is rebuilt while the keys are built
-            elif inserted or counts.get(rows.UNCHANGED):
+            elif inserted or unchanged:
                 # The writers commit their shares on their own, so the summary cannot join their unit
                 # of work: it is rebuilt after them, and also when every row was already stored, so a
                 # re-run repairs a summary that an earlier run failed to rebuild after its inserts.
@@ -366,7 +367,7 @@ def load_file(
         source=uri,
         table=table.name,
         inserted=inserted,
-        unchanged=counts.get(rows.UNCHANGED, 0),
+        unchanged=unchanged,
         rejected=rejected_count,
         newly_logged=newly_logged,
         rejected_report=report_uri if rejected_count else None,

@@ -203,11 +203,6 @@ def read_table(
     )
 
 
-def read_ids(spark: SparkSession, target: MysqlTarget, table_name: str) -> DataFrame:
-    """The ids of a (referenced) table."""
-    return read_query(spark, target, f"SELECT id FROM `{table_name}`")
-
-
 def require_table(spark: SparkSession, target: MysqlTarget, table_name: str) -> None:
     """Fail unless the table exists: the jobs write only into tables the schema created, never let
     Spark create one (it would have none of the keys)."""
