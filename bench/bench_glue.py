@@ -3,11 +3,13 @@
 - the CSV load job beside a raw ``LOAD DATA LOCAL INFILE`` of the same file into an equivalent empty
   table (its keys, indexes and foreign keys: `bench_load.raw_load_data`, the load benchmark's
   baseline), in the same run (the floor: no rules, no rejection log, one server-side parse);
-- the backup job (MySQL -> Avro) in rows/s.
+- the backup job (MySQL -> Avro) in rows/s;
+- the job's fixed cost: a 1,000-row file, the first job of a fresh JVM (in a process of its own).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import shutil
@@ -16,10 +18,11 @@ import time
 from pathlib import Path
 
 from bench.bench_load import raw_load_data
-from bench.common import WORK, database_name, mysql_connection, report, scratch_database
+from bench.common import WORK, database_name, mysql_connection, report, run_measured, scratch_database
 
 ROWS = int(os.environ.get("BENCH_GLUE_ROWS", "1000000"))
 DEPARTMENTS, JOBS = 12, 183
+SMALL_ROWS = 1_000  # the fixed-cost run: about no data, every phase of the job
 JDBC_JAR = os.environ.get("MARIADB_JDBC_JAR", "/usr/share/java/mariadb-java-client.jar")
 
 
@@ -56,6 +59,36 @@ def write_employees_csv(path: Path, rows: int) -> int:
     return valid
 
 
+def _timed_job(spark, target, job: str, *argv: str) -> tuple[dict, float]:
+    from glue import local
+
+    started = time.perf_counter()
+    summary = local.run(job, target, local.job_arguments(job, argv), spark)
+    return summary, time.perf_counter() - started
+
+
+def fresh_jvm_load(url: str, path: str) -> float:
+    """Seconds of one load job, the first of a new local[2] session (the session's own start not counted)."""
+    from glue import local
+
+    scratch = Path(tempfile.mkdtemp(prefix="hr-glue-bench-"))
+    spark = local.local_session("local[2]", scratch, config={"spark.driver.memory": "3g"})
+    try:
+        _, seconds = _timed_job(spark, local.target_for_url(url), "load_csv", "--SOURCE", path)
+    finally:
+        spark.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return seconds
+
+
+def _truncate(name: str) -> None:
+    conn = mysql_connection(name)
+    with conn.cursor() as cur:
+        for table in ("rejections", "quarterly_hires", "hired_employees"):
+            cur.execute(f"TRUNCATE TABLE `{table}`")  # DELETE would leave InnoDB purging during a run
+    conn.close()
+
+
 def main() -> None:
     from chalicelib import db as databases
     from chalicelib.rules import dictionary
@@ -88,20 +121,14 @@ def main() -> None:
             target = local.target_for_url(url)
 
             def run(job: str, *argv: str) -> tuple[dict, float]:
-                started = time.perf_counter()
-                summary = local.run(job, target, local.job_arguments(job, argv), spark)
-                return summary, time.perf_counter() - started
+                return _timed_job(spark, target, job, *argv)
 
             connections = ("--WRITE_CONNECTIONS", "2", "--READ_PARTITIONS", "2")
             first, load_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
             second, rerun_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
             # The same first load once the JVM has compiled the job's code (a long-lived session; a
             # Glue run starts a fresh JVM, so the cold figure above is the one to plan with).
-            conn = mysql_connection(name)
-            with conn.cursor() as cur:
-                for table in ("rejections", "quarterly_hires", "hired_employees"):
-                    cur.execute(f"TRUNCATE TABLE `{table}`")  # DELETE would leave InnoDB purging during the run
-            conn.close()
+            _truncate(name)
             third, warm_seconds = run("load_csv", "--SOURCE", str(csv_path), *connections)
             backup, backup_seconds = run(
                 "backup_avro",
@@ -115,6 +142,15 @@ def main() -> None:
         finally:
             spark.stop()
             shutil.rmtree(scratch, ignore_errors=True)
+
+        # The fixed cost: the same job on a small file, in a fresh JVM of its own, into an emptied table.
+        _truncate(name)
+        small_path = csv_path.with_name("small.csv")
+        with csv_path.open(encoding="utf-8") as source, small_path.open("w", encoding="utf-8") as small:
+            small.writelines(itertools.islice(source, SMALL_ROWS))
+        code = "import sys; from bench.bench_glue import fresh_jvm_load; print(fresh_jvm_load(*sys.argv[1:]))"
+        *_, out = run_measured(["-c", code, url, str(small_path)])
+        small_seconds = float(out.strip().splitlines()[-1])
 
     [loaded], [again], [warm] = first["files"], second["files"], third["files"]
     manifest = backup["manifest"]
@@ -142,6 +178,11 @@ def main() -> None:
                 "load job, first load again, warm JVM",
                 f"{warm_seconds:.1f} s ({warm_seconds / raw_seconds:.1f}x LOAD DATA), phases (s): "
                 + ", ".join(f"{k} {v}" for k, v in warm["seconds"].items()),
+            ),
+            (
+                f"load job, {SMALL_ROWS:,} rows, first job of a fresh JVM",
+                f"{small_seconds:.1f} s: what a fresh JVM costs the job whatever the file's size "
+                f"({small_seconds / raw_seconds:.1f}x the 1M-row LOAD DATA)",
             ),
             (
                 "backup job (MySQL -> Avro)",

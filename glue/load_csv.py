@@ -26,6 +26,8 @@ import contextlib
 import functools
 import itertools
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -266,15 +268,12 @@ def classify(
     return classified, against_stored
 
 
-def rejections(spark: SparkSession, uri: str, classified: DataFrame, table: Table) -> DataFrame:
-    """The rejected rows with their fields and reasons (`rows.REJECTION_SCHEMA`), worded by the Python
-    rules: Python runs on these rows only. Their lines are read again from the file (the parsed file
-    is cached without its text)."""
+def rejected_lines(spark: SparkSession, uri: str, classified: DataFrame) -> DataFrame:
+    """The rejected rows of `classified` with their lines, read again from the file (the parse is cached
+    without its text), in line order: the join keeps the file's splits as its partitions, in order,
+    and each is sorted."""
     rejected = F.broadcast(classified.where(F.col("outcome") == rows.REJECTED))
-    entries = rejected.join(csv_records.lines(spark, uri), "ordinal").rdd.mapPartitions(
-        functools.partial(rows.rejection_entries, table.name)
-    )
-    return classified.sparkSession.createDataFrame(entries, rows.REJECTION_SCHEMA, verifySchema=False)
+    return rejected.join(csv_records.lines(spark, uri), "ordinal").sortWithinPartitions("position")
 
 
 def snapshot(df: DataFrame) -> DataFrame:
@@ -284,36 +283,6 @@ def snapshot(df: DataFrame) -> DataFrame:
     if df.sparkSession.sparkContext.getCheckpointDir():
         return df.checkpoint(eager=True)
     return df.localCheckpoint(eager=True)
-
-
-def log_rejections(target: MysqlTarget, table: Table, source: str, rejected: DataFrame) -> int:
-    """Add the rejected rows not already logged (same fingerprint) to the rejections table, through
-    the service's own log (`log_new_rejections`), LOG_BATCH rows per transaction; returns how many."""
-    service = target.service_database()
-    added = 0
-    try:
-        entries = (tuple(row) for row in rejected.select("position", "fields", "reasons").toLocalIterator())
-        while batch := list(itertools.islice(entries, LOG_BATCH)):
-            added += service.run(functools.partial(service.log_new_rejections, source, table, batch))
-    finally:
-        service.close()
-    return added
-
-
-def write_rejected_report(spark: SparkSession, rejected: DataFrame, uri: str, table: Table) -> None:
-    """The file's rejected rows as one CSV object at `uri`, in the service loader's format (header
-    ``line,reasons,<columns>``; then per row its line number, its reasons joined by "; ", its fields),
-    in line order; it replaces an earlier run's report."""
-    # One partition sorted in place: coalescing sorted partitions does not keep their order.
-    ordered = rejected.select("position", "reasons", "fields").coalesce(1).sortWithinPartitions("position")
-    lines = ordered.rdd.mapPartitions(functools.partial(rows.report_lines, table.name))
-    scratch = f"{uri}.writing"
-    storage.delete(spark, scratch)
-    lines.saveAsTextFile(scratch)
-    [part] = [entry.uri for entry in storage.list_files(spark, scratch)]
-    storage.delete(spark, uri)
-    storage.move(spark, part, uri)
-    storage.delete(spark, scratch)
 
 
 def load_file(
@@ -348,7 +317,7 @@ def load_file(
                 inserted = _insert(spark, target, table, classified, facts, write_connections)
                 clock.lap("insert")
                 # Rejected rows are worded, reported and logged while the keys are built.
-                rejected = beside.submit(_log_rejected, spark, target, table, uri, classified, report_uri)
+                rejected = beside.submit(report_and_log_rejected, spark, target, table, uri, classified, report_uri)
             if deferred:
                 clock.lap("keys and derive")  # the summary is rebuilt while the keys are built
             elif inserted or unchanged:
@@ -377,20 +346,38 @@ def load_file(
     return result
 
 
-def _log_rejected(
+def report_and_log_rejected(
     spark: SparkSession, target: MysqlTarget, table: Table, uri: str, classified: DataFrame, report_uri: str
 ) -> tuple[int, int]:
-    """The file's rejected rows to its report and to the rejection log: (rejected, newly logged)."""
-    rejected = rejections(spark, uri, classified, table).persist(StorageLevel.MEMORY_AND_DISK)
+    """The file's rejected rows, worded by the Python rules on the driver as they stream in (a few per
+    hundred lines; no Python worker), to the report at `report_uri` (the service loader's format,
+    replacing an earlier run's) and, those not logged yet, to the rejection log through the service's
+    own log, LOG_BATCH rows per transaction: (rejected, newly logged)."""
+    entries = rows.rejection_entries(table.name, rejected_lines(spark, uri, classified).toLocalIterator())
+    service = target.service_database()
+    added = 0
+
+    def logged(entries):  # (position, fields, reasons), logged a batch at a time on their way through
+        nonlocal added
+        while batch := list(itertools.islice(entries, LOG_BATCH)):
+            added += service.run(functools.partial(service.log_new_rejections, uri, table, batch))
+            yield from batch
+
+    fd, scratch = tempfile.mkstemp(prefix="rejected-", suffix=".csv")
     try:
-        count = rejected.count()
-        if not count:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as report:
+            rejected = -1  # the header is no rejected row
+            for line in rows.report_lines(table.name, ((p, reasons, f) for p, f, reasons in logged(entries))):
+                report.write(line + "\n")
+                rejected += 1
+        if rejected:
+            storage.upload(spark, scratch, report_uri)
+        else:
             storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
-            return 0, 0
-        write_rejected_report(spark, rejected, report_uri, table)
-        return count, log_rejections(target, table, uri, rejected)
     finally:
-        rejected.unpersist()
+        os.unlink(scratch)
+        service.close()
+    return rejected, added
 
 
 def _insert(

@@ -1,10 +1,11 @@
 """Appending rows with MySQL's own bulk path: Spark writes them as LOAD DATA text (the service's
 format: tab-separated, backslash escapes, datetimes as seconds since 1970), one file per writer, and
-each file goes in with ``LOAD DATA LOCAL INFILE`` from a Python task on an executor, through the
-service's MySQL backend. Python moves the files' bytes, never a row.
+the driver sends each file with ``LOAD DATA LOCAL INFILE``, all of them at once (a thread and a
+connection each), through the service's MySQL backend. Python moves the files' bytes, never a row,
+and no Python worker starts on the executors: the database, not the driver, is the limit (docs/glue.md).
 
-It needs a folder every executor can read: Glue's ``--TempDir`` (S3), or a local run's disk. Without
-one the caller falls back to JDBC INSERTs (hrjobs.database.append).
+It needs a folder the executors write and the driver reads: Glue's ``--TempDir`` (S3), or a local
+run's disk. Without one the caller falls back to JDBC INSERTs (hrjobs.database.append).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,7 +67,7 @@ def _local_copy(uri: str) -> Iterator[str]:
     if parts.scheme in ("", "file"):
         yield parts.path
         return
-    import boto3  # on Glue's executors: the part is in S3
+    import boto3  # on Glue: the part is in S3
 
     fd, path = tempfile.mkstemp(suffix=".tsv")
     os.close(fd)
@@ -104,7 +106,7 @@ def append(spark: SparkSession, df: DataFrame, login: DatabaseLogin, table: Tabl
         parts = [entry.uri for entry in storage.list_files(spark, folder)]
         if not parts:
             return 0
-        tasks = spark.sparkContext.parallelize(parts, len(parts))
-        return sum(tasks.map(functools.partial(load_part, login, table.name)).collect())
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="load-part") as senders:
+            return sum(senders.map(functools.partial(load_part, login, table.name), parts))
     finally:
         storage.delete(spark, folder)

@@ -1,8 +1,7 @@
-"""Per-row Python of the CSV load, run on the executors for the few rows that need it, the rejected
-ones: their fields split again by ``csv`` (its error is the reason of a line it cannot split), and
-their reasons worded by the service's own rules (``chalicelib.rules.validation``). Module-level functions,
-so that Spark ships them by reference to this module (present on every executor through
-``--extra-py-files``)."""
+"""Per-row Python of the CSV load, run on the driver for the few rows that need it, the rejected ones
+as they stream in: their fields split again by ``csv`` (its error is the reason of a line it cannot
+split), their reasons worded by the service's own rules (``chalicelib.rules.validation``), and the
+lines of the rejected-rows report."""
 
 from __future__ import annotations
 
@@ -11,21 +10,10 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pyspark.sql.types import ArrayType, LongType, StringType, StructField, StructType
-
 from chalicelib.reports.spreadsheet import safe_cell
 from chalicelib.rules import dictionary, validation
 
 INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"
-
-REJECTION_SCHEMA = StructType(
-    [
-        StructField("position", LongType(), False),
-        StructField("fields", ArrayType(StringType(), False), False),
-        StructField("reasons", ArrayType(StringType(), False), False),
-    ]
-)
-
 
 class RulesDisagree(RuntimeError):
     """The Spark rules rejected a row the Python rules accept: a bug, never a verdict on the data."""
@@ -82,8 +70,8 @@ def rejection_reasons(table: dictionary.Table, row: Any, fields: list[str], erro
 
 
 def rejection_entries(table_name: str, rows: Iterable[Any]) -> Iterator[tuple]:
-    """Rejected lines -> rows of REJECTION_SCHEMA: line number, fields and reasons, what the report
-    and the rejection log (`RejectionLog.log_new_rejections`) are made of."""
+    """Rejected lines (`load_csv.rejected_lines`) -> (line number, fields, reasons): what the report and
+    the rejection log (`RejectionLog.log_new_rejections`) are made of."""
     table = dictionary.table(table_name)
     for row in rows:
         fields, errors = split_line(row["line"])

@@ -122,6 +122,13 @@ def move(spark: SparkSession, source: str, destination: str) -> None:
         raise OSError(f"could not move {source} to {destination}")
 
 
+def upload(spark: SparkSession, local_path: str, destination: str) -> None:
+    """Copy the file at `local_path` on this machine to `destination` (replacing it), without a checksum
+    side file."""
+    fs, dst = _plain_fs_and_path(spark, destination)
+    fs.copyFromLocalFile(False, True, spark.sparkContext._jvm.org.apache.hadoop.fs.Path(local_path), dst)
+
+
 def copy(spark: SparkSession, source: str, destination: str) -> None:
     jvm = spark.sparkContext._jvm
     src_fs, src = _fs_and_path(spark, source)
