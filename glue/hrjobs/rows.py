@@ -15,6 +15,7 @@ from chalicelib.rules import dictionary, validation
 
 INSERT, UNCHANGED, REJECTED = "insert", "unchanged", "rejected"
 
+
 class RulesDisagree(RuntimeError):
     """The Spark rules rejected a row the Python rules accept: a bug, never a verdict on the data."""
 
