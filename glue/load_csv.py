@@ -29,12 +29,12 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -352,8 +352,24 @@ def report_and_log_rejected(
     """The file's rejected rows, worded by the Python rules on the driver as they stream in (a few per
     hundred lines; no Python worker), to the report at `report_uri` (the service loader's format,
     replacing an earlier run's) and, those not logged yet, to the rejection log through the service's
-    own log, LOG_BATCH rows per transaction: (rejected, newly logged)."""
-    entries = rows.rejection_entries(table.name, rejected_lines(spark, uri, classified).toLocalIterator())
+    own log, LOG_BATCH rows per transaction: (rejected, newly logged).
+
+    The rejected lines are found in parallel and kept (one count over every split), so the stream to
+    the driver reads kept partitions one after another instead of scanning the file's splits one by one."""
+    found = rejected_lines(spark, uri, classified).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        if not found.count():
+            storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
+            return 0, 0
+        return _report_and_log(spark, target, table, uri, found.toLocalIterator(), report_uri)
+    finally:
+        found.unpersist()
+
+
+def _report_and_log(
+    spark: SparkSession, target: MysqlTarget, table: Table, uri: str, found: Iterator[Row], report_uri: str
+) -> tuple[int, int]:
+    entries = rows.rejection_entries(table.name, found)
     service = target.service_database()
     added = 0
 
@@ -370,10 +386,7 @@ def report_and_log_rejected(
             for line in rows.report_lines(table.name, ((p, reasons, f) for p, f, reasons in logged(entries))):
                 report.write(line + "\n")
                 rejected += 1
-        if rejected:
-            storage.upload(spark, scratch, report_uri)
-        else:
-            storage.delete(spark, report_uri)  # an earlier run's report no longer describes this file
+        storage.upload(spark, scratch, report_uri)
     finally:
         os.unlink(scratch)
         service.close()
