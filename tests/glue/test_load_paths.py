@@ -103,3 +103,26 @@ def test_a_load_into_a_table_holding_rows_keeps_its_keys(
     assert "keys and derive" not in result.seconds and "derive" in result.seconds
     assert _keys(sql) == KEYS
     assert sql("SELECT SUM(q1 + q2 + q3 + q4) FROM quarterly_hires") == [(2000,)]
+
+
+def test_rejected_rows_of_many_partitions_are_reported_in_line_order(
+    spark, target, sql, references, partitions, tmp_path
+):
+    # The rejected rows stream to the driver partition by partition: the report must still be in line
+    # order, every rejected line once, and the log must hold the same lines.
+    ids = list(range(1, 3001))
+    random.Random(11).shuffle(ids)
+    lines = _employees(ids)
+    broken = set(range(10, len(lines) + 1, 97))  # line numbers, spread over every partition
+    for number in broken:
+        lines[number - 1] = f"{ids[number - 1]},Broken {number},2021-02-30T10:00:00Z,1,1"  # no such day
+    broken.add(4)  # `_employees` already broke line 4
+
+    result = _load(spark, target, tmp_path, lines)
+
+    assert (result.inserted, result.rejected) == (3000 - len(broken), len(broken))
+    with open(result.rejected_report.removeprefix("file://"), encoding="utf-8") as report:
+        header, *entries = report.read().splitlines()
+    assert header.startswith("line,reasons,")
+    assert [int(entry.split(",", 1)[0]) for entry in entries] == sorted(broken)
+    assert sql("SELECT position FROM rejections ORDER BY position") == [(n,) for n in sorted(broken)]
