@@ -258,7 +258,7 @@ class GlueJobs(Construct):
 
     def _grant_temp_dir(self, bucket: s3.IBucket) -> None:
         """What the jobs do under --TempDir: Spark (EMRFS) lists, writes, reads, renames (a copy and a
-        delete) and deletes checkpoints and part files; executors download the parts with boto3.
+        delete) and deletes checkpoints and part files; the driver downloads the parts with boto3.
         The bucket is SSE-S3, as the security configuration writes, so no KMS key is involved."""
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from chalicelib.db.mysql import TSV_ESCAPES
+from chalicelib.db.mysql import TSV_ESCAPES, MysqlDatabase
 from chalicelib.rules import dictionary
 from chalicelib.rules.dictionary import Table
 from chalicelib.runtime.settings import DatabaseLogin
@@ -78,11 +78,8 @@ def _local_copy(uri: str) -> Iterator[str]:
         os.unlink(path)
 
 
-def load_part(login: DatabaseLogin, table_name: str, uri: str) -> int:
-    """LOAD DATA LOCAL of one part file into the table, in its own transaction; the rows stored."""
-    from chalicelib.db.mysql import MysqlDatabase
-
-    table = dictionary.table(table_name)
+def load_part(login: DatabaseLogin, table: Table, uri: str) -> int:
+    """LOAD DATA LOCAL of one part file into `table`, in its own transaction; the rows stored."""
     with _local_copy(uri) as path:
         with open(path, "rb") as part:
             expected = sum(block.count(b"\n") for block in iter(functools.partial(part.read, 1 << 20), b""))
@@ -107,6 +104,6 @@ def append(spark: SparkSession, df: DataFrame, login: DatabaseLogin, table: Tabl
         if not parts:
             return 0
         with ThreadPoolExecutor(len(parts), thread_name_prefix="load-part") as senders:
-            return sum(senders.map(functools.partial(load_part, login, table.name), parts))
+            return sum(senders.map(functools.partial(load_part, login, table), parts))
     finally:
         storage.delete(spark, folder)
