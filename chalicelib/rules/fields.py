@@ -100,8 +100,11 @@ def _year_reason(year: int) -> str:
 
 # The common form of a datetime, 2021-11-07T02:48:42Z: already UTC with whole seconds. As a statement
 # that sets `{v}` from the text `{f}` or returns None; both parse_datetime and the fast paths take it.
+# Every separator is checked: fromisoformat also reads week dates (2021-W45-7) and basic times with a
+# fraction (024842.5), which the rule refuses.
 COMMON_DATETIME = (
-    "if len({f}) != 20 or {f}[19] != 'Z' or {f}[10] != 'T': return None\n"
+    "if len({f}) != 20 or {f}[19] != 'Z' or {f}[10] != 'T' or {f}[4] != '-' or {f}[7] != '-'"
+    " or {f}[13] != ':' or {f}[16] != ':': return None\n"
     "try:\n"
     "    {v} = _fromisoformat({f}[:19])\n"
     "except ValueError:\n"

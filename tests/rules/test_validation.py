@@ -110,6 +110,9 @@ def test_datetimes_are_iso_8601_stored_in_utc(text, expected):
         "2021/05/01 10:00",
         "0999-01-01T00:00:00Z",
         "2021-11-07T25:00:00Z",
+        "2021-W45-7T02:48:42Z",  # a week date: fromisoformat reads it, the rule does not
+        "2021-11-07T024842.5Z",  # a basic time with a fraction, in the common form's length
+        "2021-11-07T024842,5Z",
     ],
 )
 def test_invalid_datetimes_are_rejected_naming_the_field(text):
@@ -248,6 +251,7 @@ TRICKY = {
         "yesterday",
         "",
         "2021-W45-7T02:48:42Z",
+        "2021-11-07T024842.5Z",
         "2021-11-07T02:48:42\u0661",
         "\u0662021-11-07T02:48:42Z",
     ],
