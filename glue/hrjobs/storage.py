@@ -113,15 +113,6 @@ def delete(spark: SparkSession, uri: str) -> None:
         fs.delete(path, True)
 
 
-def move(spark: SparkSession, source: str, destination: str) -> None:
-    """Move one file (on S3 a copy and a delete), without Hadoop's local checksum side file."""
-    fs, src = _plain_fs_and_path(spark, source)
-    _, dst = _plain_fs_and_path(spark, destination)
-    fs.mkdirs(dst.getParent())
-    if not fs.rename(src, dst):
-        raise OSError(f"could not move {source} to {destination}")
-
-
 def upload(spark: SparkSession, local_path: str, destination: str) -> None:
     """Copy the file at `local_path` on this machine to `destination` (replacing it), without a checksum
     side file."""
