@@ -89,7 +89,8 @@ def parse_string(value: Any) -> str:
 
 
 # The extended ISO 8601 forms parse_datetime takes (ASCII digits); the Glue job's Spark rule matches it too.
-ISO_DATETIME_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
+# An offset's minutes are 00-59 (fromisoformat would read +05:75 as 6 hours 15 minutes).
+ISO_DATETIME_PATTERN = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:[Zz]|[+-]\d{2}(?::?[0-5]\d)?)?"
 _ISO_DATETIME = re.compile(ISO_DATETIME_PATTERN, re.ASCII).fullmatch
 _lone_surrogate = re.compile("[\ud800-\udfff]").search
 

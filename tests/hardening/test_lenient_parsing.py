@@ -97,6 +97,8 @@ def test_date_times_that_are_not_iso_8601_are_refused(value):
         "2021-11-07T02:48:42.5+02:00:30.5",
         "2021-W44-7T02:48:42",  # a week date, not the calendar date the spec shows; no export writes one
         "2021-11-07T024842",  # basic-format time after an extended-format date: ISO 8601 forbids the mix
+        "2021-11-07T02:48:42+05:75",  # an offset's minutes are 00-59; fromisoformat adds 75 minutes
+        "2021-11-07T02:48:42-0860",
     ],
 )
 def test_forms_python_takes_but_iso_8601_does_not_are_refused(value):
