@@ -10,7 +10,7 @@ import botocore.session
 import pytest
 
 from chalicelib.access import usage
-from tests.cdk.test_cdk_stacks import as_list, logical_id, only, resources, role_statements
+from tests.cdk.template import as_list, logical_id, only, resources, role_statements
 from tests.cdk.test_operability import STAGES
 
 # The statuses `chalice local` and the test client answer for these (tests/access/test_scopes_over_http.py).

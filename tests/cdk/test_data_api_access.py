@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "cdk"))
 from hr_infra.database import DATA_API_ACTIONS, ENGINE_VERSION, check_data_api_engine
 from hr_infra.database_users import APP_USER
 from hr_infra.settings import StageSettings
-from tests.cdk.test_cdk_stacks import (
+from tests.cdk.template import (
     API_FUNCTIONS,
     CONTEXT,
     SETTINGS,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.cdk.test_cdk_stacks import SETTINGS, STAGES, logical_id, resources, role_statements
+from tests.cdk.template import SETTINGS, STAGES, logical_id, resources, role_statements
 
 
 def secrets_read_by(synthesis, stage: str, role_id: str) -> set[str]:

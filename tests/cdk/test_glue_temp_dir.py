@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.cdk.test_cdk_stacks import (
+from tests.cdk.template import (
     STAGES,
     as_list,
     logical_id,

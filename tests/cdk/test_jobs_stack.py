@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.cdk.test_cdk_stacks import STAGES, as_list, logical_id, resources, role_statements
+from tests.cdk.template import STAGES, as_list, logical_id, resources, role_statements
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -286,7 +286,7 @@ def test_autotest_cli_reads_the_key_from_a_secret(api, capsys, monkeypatch):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_traced_function_may_send_its_traces(synthesis, stage):
-    from tests.cdk.test_cdk_stacks import as_list, role_statements
+    from tests.cdk.template import as_list, role_statements
 
     resources = synthesis.templates[stage]["Resources"]
     traced = {
