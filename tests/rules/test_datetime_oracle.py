@@ -1,5 +1,6 @@
-"""The datetime rule's Python paths against the oracle (tests/rules/datetime_oracle.py), a second
-statement of the rule written independently of the first.
+"""The datetime rule's Python paths (the parser, the compiled fast paths, the CLI's line shape) against
+the oracle (tests/rules/datetime_oracle.py), a second statement of the rule written independently of
+the first.
 
 `parse_datetime` and the compiled fast paths (`fast_csv_row`, `fast_json_row`) share the common-form
 check (`fields.COMMON_DATETIME`), so comparing them with each other cannot catch a form that check lets
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from chalicelib.rules.dictionary import TABLES
 from chalicelib.rules.fields import parse_datetime
+from chalicelib.rules.lines import line_shape
 from chalicelib.rules.rows import fast_csv_row, fast_json_row
 from tests.rules.datetime_oracle import (
     ALPHABET,
@@ -31,11 +33,26 @@ from tests.rules.datetime_oracle import (
 
 EMPLOYEES = TABLES["hired_employees"]
 FAST_CSV, FAST_JSON = fast_csv_row(EMPLOYEES), fast_json_row(EMPLOYEES)
+SHAPE = line_shape(EMPLOYEES)  # the CLI's line path: a line in this shape is stored from its text
+
+
+def _line_shape_seconds(text: str) -> int | None:
+    """The seconds the line path stores for `text` in a line of the common shape, or None when that line
+    is not in the shape (the csv reader and the rules take it)."""
+    if any(c in text for c in ',"\r\n'):  # another record's shape, or no single line
+        return None
+    [match, *_] = SHAPE.pattern.findall(f"7,Ann,{text},1,1\n")
+    if not match[0]:
+        return None
+    at = SHAPE.groups[2]
+    (year, month, day), (hour, minute, second) = (map(int, match[at].split("-")), map(int, match[at + 3].split(":")))
+    return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
 
 
 def disagreements(texts) -> list[tuple[str, str, object, object]]:
     """(path, text, the path's seconds, the oracle's) wherever a path decides otherwise than the oracle.
-    A fast path may decline a text (None: the full rule decides it), never decide it otherwise."""
+    A fast path may decline a text (None: the full rule decides it), never decide it otherwise; so may the
+    line path."""
     out = []
     for text in texts:
         expected = oracle(text)
@@ -52,6 +69,9 @@ def disagreements(texts) -> list[tuple[str, str, object, object]]:
         ):
             if row is not None and seconds_of(row[2]) != expected:
                 out.append((name, text, seconds_of(row[2]), expected))
+        in_shape = _line_shape_seconds(text)
+        if in_shape is not None and in_shape != expected:
+            out.append(("line shape", text, in_shape, expected))
     return out
 
 
