@@ -58,21 +58,13 @@ def oracle(value: str) -> int | None:
     """Seconds since 1970 (UTC, fraction dropped) of an ISO 8601 extended calendar date and time, as the
     spec states the rule; None when the rule refuses the text."""
     s = _Scanner(value.strip())
-    year = s.number(4)
-    if year is None or not s.take("-"):
-        return None
-    month = s.number(2)
-    if month is None or not s.take("-"):
-        return None
-    day = s.number(2)
-    if day is None or not s.take("Tt "):
-        return None
-    hour = s.number(2)
-    if hour is None or not s.take(":"):
-        return None
-    minute = s.number(2)
-    if minute is None:
-        return None
+    parts = []  # YYYY-MM-DD, T (or t, or a space), HH:MM
+    for width, separator in ((4, "-"), (2, "-"), (2, "Tt "), (2, ":"), (2, "")):
+        number = s.number(width)
+        if number is None or (separator and not s.take(separator)):
+            return None
+        parts.append(number)
+    year, month, day, hour, minute = parts
     second = 0
     if s.take(":"):
         second = s.number(2)
