@@ -11,7 +11,6 @@ fuzzed files to both and requires the same outcome for every line.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
@@ -23,10 +22,15 @@ from chalicelib.rules.dictionary import Table
 Stage = dict[str, Column]  # named columns computed together; a later stage reads them by name
 
 
+# Every character str.isspace() holds is below this: U+3000 IDEOGRAPHIC SPACE is the last (tests/glue checks
+# the whole range), so the search takes a millisecond instead of 0.2 s of the job's start.
+_WHITESPACE_END = 0x3001
+
+
 @functools.cache
 def _whitespace() -> str:
     """The characters Python's ``str.strip()`` removes (``str.isspace``)."""
-    return "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    return "".join(c for c in map(chr, range(_WHITESPACE_END)) if c.isspace())
 
 
 def _printable_ascii(code: Column) -> Column:

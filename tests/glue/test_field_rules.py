@@ -108,3 +108,7 @@ def test_the_spark_rules_decide_every_fuzzed_record_as_the_python_rules_do(spark
         assert wrong[:5] == [], table.name
         accepted = sum(ok for ok, _ in decided)
         assert 400 < accepted < 3600, (table.name, accepted)  # both sides exercised
+
+
+def test_the_spark_strip_removes_every_character_python_calls_whitespace():
+    assert field_rules._whitespace() == WHITESPACE
