@@ -156,13 +156,14 @@ class MysqlDatabase(DeferredKeys, Database):
     def _before_use(self, conn: Any) -> Any:
         # A connection kept across warm invocations may have been closed by the server (wait_timeout)
         # or by RDS Proxy; check it only when it has been idle, so busy paths pay no round trip.
+        # A dead one is replaced by a new connection (pymysql's ping(reconnect=True) is deprecated).
         now = time.monotonic()
         if now - getattr(self._local, "last_used", now) > _IDLE_PING_SECONDS:
             try:
-                conn.ping(reconnect=True)
-            except Exception as exc:
+                conn.ping(reconnect=False)
+            except Exception:
                 self._discard()
-                raise self._translate(exc) or exc from exc
+                conn = self._conn()  # raises the translated error when no new connection opens
         self._local.last_used = now
         return conn
 

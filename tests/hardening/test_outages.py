@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import warnings
 from urllib.parse import urlsplit
 
 import pymysql
@@ -62,6 +63,23 @@ def test_every_request_after_a_dropped_idle_connection_answers_as_if_nothing_hap
         if response.status_code != expected:
             problems[f"{method} {path}"] = f"{response.status_code}: {response.body[:200]!r}"
     assert not problems, problems
+
+
+@pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
+def test_an_idle_connection_the_server_closed_is_replaced_before_its_next_statement(database_url, monkeypatch):
+    """The check after an idle spell (not the retry of a read): a statement outside a transaction, whose
+    connection the server ended while it sat idle, runs on a new connection, without pymysql's
+    deprecated ping(reconnect=True)."""
+    from chalicelib.db import mysql
+
+    db = databases.for_url(database_url)
+    before = db.execute("SELECT CONNECTION_ID()").fetchone()[0]
+    kill_the_apps_connection(database_url)
+    monkeypatch.setattr(mysql, "_IDLE_PING_SECONDS", -1.0)  # every statement comes after an idle spell
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        after = db.execute("SELECT CONNECTION_ID()").fetchone()[0]
+    assert after != before
 
 
 @pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
