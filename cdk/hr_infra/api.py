@@ -87,15 +87,18 @@ class ApiEndpoint:
 class ChaliceApp(Construct):
     """The Chalice app with its roles, log groups and stage configuration from the stack.
 
-    Three roles, each holding only what its functions call: the auto-tester reads the API key and
-    nothing else and runs outside the VPC (it calls the public API like any client); the S3 loader may
-    also start the Glue load job; every other function (the API, the scheduled backup) gets the
-    database secret and the data bucket. All logs go to log groups with a retention period.
+    A role per kind of function, each holding only what its functions call: the auto-tester reads the
+    API key and nothing else and runs outside the VPC (it calls the public API like any client); the S3
+    loader may also start the Glue load job; the API handler (`api_role`) alone reads the admin user's
+    secret (its /admin/schema routes), and the authorizer (`authorizer_role`) reads the app user's secret
+    and the stack's API key; the scheduled functions (backup, purge, check, job reaper) share the app
+    role, with the app user's secret and the data bucket only. All logs go to log groups with a
+    retention period.
 
     With the stage's `apiDatabaseAccess` "data-api", the API handler and its authorizer run outside the
-    VPC on roles of their own (`api_role`, `authorizer_role`) that may call the RDS Data API on the
-    cluster, as the app user (and, for the handler's /admin/schema routes, the admin user), and have no
-    network-interface rights; the other functions stay in the VPC on the app role.
+    VPC and their roles call the RDS Data API on the cluster, as the app user (and, for the handler's
+    /admin/schema routes, the admin user), with no network-interface rights; with "vpc" they run in the
+    VPC and log in through the RDS Proxy with those users' secrets.
     """
 
     def __init__(
@@ -116,24 +119,25 @@ class ChaliceApp(Construct):
         self.security_group = network.security_group(self, "SecurityGroup", "Lambda functions of the Chalice app")
         database.allow_clients(self.security_group, "from the Lambda functions")
 
-        self.app_role = self._role("AppRole", "API routes and scheduled backup", in_vpc=True)
+        self.app_role = self._role("AppRole", "scheduled backup, purge, check and job reaper", in_vpc=True)
         self.loader_role = self._role("LoaderRole", "S3 loader", in_vpc=True)
         self.auto_tester_role = self._role("AutoTesterRole", "scheduled auto-tester", in_vpc=False)
         for role in (self.app_role, self.loader_role):
             database.secret.grant_read(role)
             data_bucket.grant_read_write(role)
-        # The API's functions: on the app role in the VPC; outside it (data-api), on roles of their own.
-        self.api_role = self.authorizer_role = self.app_role
-        if not settings.api_uses_data_api:
-            database.admin_secret.grant_read(self.app_role)  # read only by the /admin/schema routes
+        # The API's functions on roles of their own: in the VPC through the proxy, or outside it (data-api).
+        api_in_vpc = not settings.api_uses_data_api
+        through = "" if api_in_vpc else ", through the RDS Data API"
+        self.api_role = self._role("ApiRole", f"API routes{through}", in_vpc=api_in_vpc)
+        self.authorizer_role = self._role("AuthorizerRole", f"API authorizer{through}", in_vpc=api_in_vpc)
+        data_bucket.grant_read_write(self.api_role)
+        if api_in_vpc:
+            database.secret.grant_read(self.api_role)
+            database.admin_secret.grant_read(self.api_role)  # read only by the /admin/schema routes
+            database.secret.grant_read(self.authorizer_role)
         else:
-            self.api_role = self._role("ApiRole", "API routes, through the RDS Data API", in_vpc=False)
-            self.authorizer_role = self._role(
-                "AuthorizerRole", "API authorizer, through the RDS Data API", in_vpc=False
-            )
             database.grant_data_api(self.api_role, database.secret, database.admin_secret)
             database.grant_data_api(self.authorizer_role, database.secret)
-            data_bucket.grant_read_write(self.api_role)
         self.loader_role.add_to_policy(
             iam.PolicyStatement(
                 sid="StartTheLoadJob",
@@ -149,7 +153,8 @@ class ChaliceApp(Construct):
                 bucket_objects(data_bucket),
                 *S3_READ_WRITE_ACTIONS,
             )
-        for role in (self.app_role, self.loader_role):
+        in_vpc_roles = (self.app_role, self.loader_role, *((self.api_role, self.authorizer_role) if api_in_vpc else ()))
+        for role in in_vpc_roles:
             acknowledge(
                 role,
                 "EC2 network-interface actions for a Lambda function in a VPC have no resource-level "
@@ -200,6 +205,10 @@ class ChaliceApp(Construct):
             if name != S3_LOADER:  # .chalice/config.json names it for every function under `chalice deploy`
                 function.add_property_deletion_override("Environment.Variables.GLUE_LOAD_JOB")
         self._use_role(AUTO_TESTER, self.auto_tester_role)
+        self._use_role(API_HANDLER, self.api_role)
+        self._use_role(CLIENT_KEY, self.authorizer_role)
+        for variable in ("DATA_BUCKET", "LOADER_MAX_BYTES"):  # the authorizer reads clients, not files
+            self.functions[CLIENT_KEY].add_property_deletion_override(f"Environment.Variables.{variable}")
         tester = self.functions[AUTO_TESTER]
         tester.add_property_deletion_override("VpcConfig")
         if settings.api_uses_data_api:
@@ -271,9 +280,8 @@ class ChaliceApp(Construct):
     def _use_data_api(self, database: Database) -> None:
         """The API handler and the authorizer outside the VPC, on their own roles, told the database's Data
         API URL (`DATABASE_URL`, the app user) instead of the RDS Proxy's host and the secret to log in with."""
-        for name, role in ((API_HANDLER, self.api_role), (CLIENT_KEY, self.authorizer_role)):
+        for name in (API_HANDLER, CLIENT_KEY):
             function = self.functions[name]
-            self._use_role(name, role)
             function.add_property_deletion_override("VpcConfig")
             for variable in ("DB_SECRET_ARN", "DB_HOST", "DB_NAME"):
                 function.add_property_deletion_override(f"Environment.Variables.{variable}")
@@ -282,8 +290,6 @@ class ChaliceApp(Construct):
         self.chalice.add_environment_variable(
             "ADMIN_DATABASE_URL", database.data_api_url(database.admin_secret), API_HANDLER
         )
-        for variable in ("DATA_BUCKET", "LOADER_MAX_BYTES"):
-            self.functions[CLIENT_KEY].add_property_deletion_override(f"Environment.Variables.{variable}")
 
     def _harden_api(self, settings: StageSettings) -> None:
         """The stage's own throttling (below the usage plan's, for callers without a key too), execution
@@ -312,7 +318,7 @@ class ChaliceApp(Construct):
     def _trace_and_limit(self, settings: StageSettings) -> None:
         """X-Ray on every function; reserved concurrency where a runaway would exhaust the database."""
         roles = (self.app_role, self.loader_role, self.auto_tester_role, self.api_role, self.authorizer_role)
-        for role in dict.fromkeys(roles):  # the API's roles are the app role's in the VPC
+        for role in roles:
             allow_tracing(role)
         for function in self.functions.values():
             function.add_property_override("Tracing", "Active")

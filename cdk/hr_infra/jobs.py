@@ -80,7 +80,7 @@ class JobQueue(Construct):
             "EC2 network-interface actions for a Lambda function in a VPC have no resource-level permissions",
             "IAM5[Resource::*]",
         )
-        for role in dict.fromkeys((app.app_role, app.api_role)):  # one role unless the API uses the Data API
+        for role in (app.app_role, app.api_role):  # the scheduled backup and job reaper; the API's routes
             self.queue.grant_send_messages(role)
             role.add_to_policy(
                 iam.PolicyStatement(

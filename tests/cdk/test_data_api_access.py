@@ -203,8 +203,10 @@ def test_vpc_stage_deploys_nothing_of_the_data_api(synthesis, stage):
     assert "DbClusterArn" not in synthesis.templates[stage]["Outputs"]
     found = functions(synthesis, stage)
     app_role = logical_id(synthesis, stage, "AWS::IAM::Role", "AppAppRole")
+    roles = {role_of(found[name]) for name in API_FUNCTIONS}
+    assert len(roles) == 2 and app_role not in roles  # in the VPC too, one role each, not the app role
     for name in API_FUNCTIONS:
         assert found[name]["VpcConfig"]["SubnetIds"], name
-        assert role_of(found[name]) == app_role, name
+        assert allowed(role_statements(synthesis, stage, role_of(found[name])), "ec2:CreateNetworkInterface"), name
         assert "DATABASE_URL" not in found[name]["Environment"]["Variables"], name
     assert "rds-data" not in json.dumps(synthesis.templates[stage])

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.cdk.template import SETTINGS, STAGES, logical_id, resources, role_statements
+from tests.cdk.template import API_FUNCTIONS, SETTINGS, STAGES, logical_id, resources, role_statements
 
 
 def secrets_read_by(synthesis, stage: str, role_id: str) -> set[str]:
@@ -49,12 +49,16 @@ def test_each_role_reads_only_the_secrets_it_needs(synthesis, stage):
     app_role = logical_id(synthesis, stage, "AWS::IAM::Role", "AppAppRole")
     loader_role = logical_id(synthesis, stage, "AWS::IAM::Role", "AppLoaderRole")
     glue_role = logical_id(synthesis, stage, "AWS::IAM::Role", "GlueRole")
-    if SETTINGS[stage].api_uses_data_api:  # the API has roles of its own (test_data_api_access.py)
-        assert secrets_read_by(synthesis, stage, app_role) == {APP}
-    else:
-        # The schema routes use the admin user; the authorizer (on this role too) reads the stack's API key.
-        assert secrets_read_by(synthesis, stage, app_role) == {APP, ADMIN, API_KEY}
+    functions = resources(synthesis, stage, "AWS::Serverless::Function")
+    # The scheduled functions share the app role: the app user's secret, never the admin's or the API key.
+    for name in ("ScheduledBackup", "ScheduledPurge", "ScheduledCheck", "JobReaper"):
+        assert functions[name]["Properties"]["Role"]["Fn::GetAtt"][0] == app_role, name
+    assert secrets_read_by(synthesis, stage, app_role) == {APP}
     assert secrets_read_by(synthesis, stage, loader_role) == {APP}
     assert secrets_read_by(synthesis, stage, glue_role) == {APP}
-    functions = resources(synthesis, stage, "AWS::Serverless::Function")
+    if not SETTINGS[stage].api_uses_data_api:  # else the Data API's grants (test_data_api_access.py)
+        # The schema routes use the admin user; the authorizer reads the stack's API key.
+        api_role, authorizer_role = (functions[n]["Properties"]["Role"]["Fn::GetAtt"][0] for n in API_FUNCTIONS)
+        assert secrets_read_by(synthesis, stage, api_role) == {APP, ADMIN}
+        assert secrets_read_by(synthesis, stage, authorizer_role) == {APP, API_KEY}
     assert "ADMIN_DB_SECRET_ARN" not in json.dumps(functions["S3Loader"]["Properties"].get("Environment", {}))
