@@ -8,18 +8,9 @@ from datetime import UTC, datetime, timedelta
 from chalicelib import db as databases
 from chalicelib.access import audit, clients, retention
 from chalicelib.access.keys import key_hash
-from chalicelib.cli.main import main
 from chalicelib.db import clients as client_table
 from chalicelib.rules.dictionary import TABLES
-from chalicelib.runtime.settings import Settings
-
-NO_BOOTSTRAP = Settings.from_env({})
-
-
-def run(database_url: str, capsys, *argv: str) -> tuple[int, list[str]]:
-    code = main(["--database", database_url, *argv])
-    captured = capsys.readouterr()
-    return code, (captured.out + captured.err).strip().splitlines()
+from tests.access.cli import NO_BOOTSTRAP, run
 
 
 def test_clients_add_prints_the_key_last_and_stores_only_its_hash(database_url, capsys):

@@ -12,7 +12,7 @@ from chalicelib import db as databases
 from chalicelib.access import clients, usage
 from chalicelib.api import access
 from chalicelib.runtime.settings import ConfigurationError, Settings
-from tests.access.test_cli_clients import NO_BOOTSTRAP, run
+from tests.access.cli import NO_BOOTSTRAP, run
 
 ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc/api/GET/departments"
 

@@ -119,7 +119,7 @@ def test_a_restore_over_a_changed_table_brings_back_exactly_the_backup(
     status, body = restore(client, headers, "hired_employees", {"backup": backup_id})
     assert status == 200, body
     assert checksums(db) == before
-    from tests.reports.test_reports import assert_summary_exact
+    from tests.reports.workload import assert_summary_exact
 
     assert_summary_exact(db)
     # MySQL merges (and falls back to emptying the table first when the ids are too scattered).

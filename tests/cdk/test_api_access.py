@@ -10,8 +10,7 @@ import botocore.session
 import pytest
 
 from chalicelib.access import usage
-from tests.cdk.template import as_list, logical_id, only, resources, role_statements
-from tests.cdk.test_operability import STAGES
+from tests.cdk.template import STAGES, as_list, logical_id, only, resources, role_statements
 
 # The statuses `chalice local` and the test client answer for these (tests/access/test_scopes_over_http.py).
 REFUSED_KEYS = ("UNAUTHORIZED", "ACCESS_DENIED", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN")

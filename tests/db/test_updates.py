@@ -13,7 +13,7 @@ import pytest
 from chalicelib import db as databases
 from chalicelib.loading import updates
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
-from tests.reports.test_reports import YEARS, assert_summary_exact, generate, load
+from tests.reports.workload import YEARS, assert_summary_exact, generate, load
 
 
 def summary_table(db) -> dict[tuple, tuple]:

@@ -17,7 +17,7 @@ import pytest
 from chalicelib import db as databases
 from chalicelib.loading import ingest, loader
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
-from tests.reports.test_reports import assert_summary_exact
+from tests.reports.workload import assert_summary_exact
 
 WRITERS = 8
 YEAR = 2021

@@ -15,7 +15,7 @@ import pytest
 from chalicelib import db as databases
 from chalicelib.loading import ingest, loader, samples
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
-from tests.loading.test_loader import lose_the_database_on_the_second_chunk
+from tests.loading.outages import lose_the_database_on_the_second_chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 3000

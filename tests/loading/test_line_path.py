@@ -17,7 +17,7 @@ from chalicelib.loading import lines, loader
 from chalicelib.rules.dictionary import DATETIME, INTEGER, STRING, TABLES
 from chalicelib.rules.lines import line_shape
 from chalicelib.rules.validation import candidates
-from tests.rules.test_validation import COMMON, TRICKY, _mutated
+from tests.rules.pools import COMMON, TRICKY, mutated
 
 MORE = {
     INTEGER: ["999999999", "1000000000", "12", "0012"],
@@ -42,7 +42,7 @@ def fuzzed_line(table, rng: random.Random) -> str:
         pool = TRICKY[column.type] + MORE[column.type]
         kind = rng.random()
         fields.append(
-            COMMON[column.type] if kind < 0.55 else rng.choice(pool) if kind < 0.85 else _mutated(rng.choice(pool), rng)
+            COMMON[column.type] if kind < 0.55 else rng.choice(pool) if kind < 0.85 else mutated(rng.choice(pool), rng)
         )
     if rng.random() < 0.5:
         fields[0] = str(rng.randint(1, 400))  # distinct-ish ids, some repeated

@@ -12,6 +12,7 @@ import pytest
 from chalicelib import db as databases
 from chalicelib.loading import bucket_layout, ingest, loader
 from chalicelib.rules.dictionary import DEPARTMENTS, HIRED_EMPLOYEES, JOBS
+from tests.loading.outages import lose_the_database_on_the_second_chunk
 
 EMPLOYEE_LINES = [
     "1,Ana Pérez,2021-11-07T02:48:42Z,1,1",
@@ -205,21 +206,6 @@ def test_only_the_first_rejections_are_kept_in_memory(db, monkeypatch):
     result = load_text(db, DEPARTMENTS, "".join(f"{i},\n" for i in range(1, 21)), chunk_rows=7)
     assert result.rejected == 20 and len(result.rejections) == 5
     assert result.to_dict()["rejected_truncated"] is True
-
-
-def lose_the_database_on_the_second_chunk(monkeypatch):
-    """The database goes away during the load's second chunk transaction (the first one commits);
-    returns the real `insert_candidates`, to put back."""
-    real, calls = ingest.insert_candidates, []
-
-    def failing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise databases.DatabaseUnavailable("connection lost")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ingest, "insert_candidates", failing)
-    return real
 
 
 def test_a_database_failure_mid_file_keeps_committed_chunks_and_a_rerun_completes(refs, monkeypatch):

@@ -14,7 +14,7 @@ import pytest
 from chalicelib import db as databases
 from chalicelib.reports import page as report_page
 from chalicelib.reports import queries as reports
-from tests.reports.test_reports import brute_departments_above_mean, brute_hires_by_quarter, generate, load, stored
+from tests.reports.workload import brute_departments_above_mean, brute_hires_by_quarter, generate, load, stored
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCRIPT_NAME = "<script>alert('x')</script>"

@@ -17,7 +17,7 @@ from chalicelib.rules.dictionary import (
 )
 from chalicelib.rules.fields import MAX_SECONDS, MAX_YEAR, MIN_INTEGER, MIN_SECONDS, MIN_YEAR
 from chalicelib.rules.rows import check_fields, fast_csv_row, fast_json_row, restored_row
-from tests.rules.test_validation import TRICKY
+from tests.rules.pools import TRICKY
 
 EMPLOYEE = {
     "id": 7,
