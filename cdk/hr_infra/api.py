@@ -153,14 +153,6 @@ class ChaliceApp(Construct):
                 bucket_objects(data_bucket),
                 *S3_READ_WRITE_ACTIONS,
             )
-        in_vpc_roles = (self.app_role, self.loader_role, *((self.api_role, self.authorizer_role) if api_in_vpc else ()))
-        for role in in_vpc_roles:
-            acknowledge(
-                role,
-                "EC2 network-interface actions for a Lambda function in a VPC have no resource-level "
-                "permissions (the actions of AWSLambdaVPCAccessExecutionRole)",
-                "IAM5[Resource::*]",
-            )
 
         self.access = ApiAccess(self, "Access", settings=settings)
         self.access.key_secret.grant_read(self.auto_tester_role)
@@ -418,6 +410,12 @@ class ChaliceApp(Construct):
                     ],
                     resources=["*"],
                 )
+            )
+            acknowledge(
+                role,
+                "EC2 network-interface actions for a Lambda function in a VPC have no resource-level "
+                "permissions (the actions of AWSLambdaVPCAccessExecutionRole)",
+                "IAM5[Resource::*]",
             )
         return role
 

@@ -75,11 +75,6 @@ class JobQueue(Construct):
             bucket_objects(data_bucket),
             *S3_READ_WRITE_ACTIONS,
         )
-        acknowledge(
-            self.worker_role,
-            "EC2 network-interface actions for a Lambda function in a VPC have no resource-level permissions",
-            "IAM5[Resource::*]",
-        )
         for role in (app.app_role, app.api_role):  # the scheduled backup and job reaper; the API's routes
             self.queue.grant_send_messages(role)
             role.add_to_policy(
