@@ -31,9 +31,9 @@ def test_the_spark_datetime_rule_decides_every_near_miss_as_the_oracle_does(spar
     decided = spark_rules(spark, EMPLOYEES, [["7", "Ann", text, "1", "1"] for text in texts])
     wrong = []
     for text, (ok, values) in zip(texts, decided):
-        got = seconds_of(values[2]) if ok else None
-        if got != oracle(text):
-            wrong.append((text, got, oracle(text)))
+        got, expected = (seconds_of(values[2]) if ok else None), oracle(text)
+        if got != expected:
+            wrong.append((text, got, expected))
     assert wrong == []
     assert sum(ok for ok, _ in decided) > 1000  # both sides exercised
 

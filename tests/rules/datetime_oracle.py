@@ -22,8 +22,13 @@ def days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + day_of_era - 719468
 
 
-LOWEST = days_from_civil(MIN_YEAR, 1, 1) * 86400
-HIGHEST = days_from_civil(MAX_YEAR + 1, 1, 1) * 86400 - 1
+def epoch_seconds(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+    """Seconds since 1970-01-01T00:00:00 of a UTC date and time."""
+    return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+
+
+LOWEST = epoch_seconds(MIN_YEAR, 1, 1)
+HIGHEST = epoch_seconds(MAX_YEAR + 1, 1, 1) - 1
 
 
 class _Scanner:
@@ -94,21 +99,13 @@ def oracle(value: str) -> int | None:
         return None
     if hour > 23 or minute > 59 or second > 59:
         return None
-    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    seconds = epoch_seconds(year, month, day, hour, minute, second) - offset
     return seconds if LOWEST <= seconds <= HIGHEST else None
-
-
-def _seconds(moment) -> int:
-    return days_from_civil(moment.year, moment.month, moment.day) * 86400 + (
-        moment.hour * 3600 + moment.minute * 60 + moment.second
-    )
 
 
 def seconds_of(moment) -> int:
     """A naive UTC datetime as whole seconds since 1970 (its microseconds ignored), by the same arithmetic."""
-    return days_from_civil(moment.year, moment.month, moment.day) * 86400 + (
-        moment.hour * 3600 + moment.minute * 60 + moment.second
-    )
+    return epoch_seconds(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
 
 
 SEEDS = [
